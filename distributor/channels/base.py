@@ -1,0 +1,111 @@
+"""The channel contract every destination implements.
+
+Error hierarchy (adapters raise nothing else)::
+
+    ChannelError              the call failed; ``permanent`` says whether retrying can help,
+    │                         ``retry_after`` (seconds) when the platform said when,
+    │                         ``ambiguous`` when the effect may have happened (timeout after send)
+    └── AuthExpired           the credentials are no longer accepted: the channel needs reconnecting
+
+A channel MUST NOT touch storage: the delivery ledger records the ``Receipt`` it returns.
+A channel MUST send ``idempotency_key`` to the platform when the platform supports one, and
+MUST derive every remote key (record key, Message-ID) from it, never from the attempt.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+
+import requests
+from pydantic import BaseModel
+
+from distributor.domain import PostRendition
+
+
+@dataclass(frozen=True)
+class Receipt:
+    remote_id: str
+    url: str | None = None
+
+
+class ChannelError(Exception):
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        ambiguous: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.retry_after = retry_after
+        self.ambiguous = ambiguous
+
+
+class AuthExpired(ChannelError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=True)
+
+
+class StateStore(Protocol):
+    """Where a channel keeps what it must remember between calls (a cached session).
+
+    Implemented by the service over the database, so channels stay free of storage."""
+
+    def load(self) -> dict[str, Any]: ...
+
+    def save(self, state: dict[str, Any]) -> None: ...
+
+
+class MemoryState:
+    """A StateStore for previews and tests that need no database."""
+
+    def __init__(self) -> None:
+        self._state: dict[str, Any] = {}
+
+    def load(self) -> dict[str, Any]:
+        return dict(self._state)
+
+    def save(self, state: dict[str, Any]) -> None:
+        self._state = dict(state)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One post to publish: the approved rendition plus the delivery's creation time,
+    from which platforms that need a time-ordered key (Bluesky TIDs) derive it."""
+
+    post: PostRendition
+    created_at: datetime
+    image_bytes: bytes | None = None
+    image_mime: str | None = None
+
+
+class Channel(ABC):
+    """A social destination that publishes one approved post."""
+
+    kind: ClassVar[str]
+    Config: ClassVar[type[BaseModel]]
+
+    def __init__(self, config: BaseModel, http: requests.Session, state: StateStore) -> None:
+        self.config = config
+        self.http = http
+        self.state = state
+
+    @abstractmethod
+    def publish(self, message: Outgoing, *, idempotency_key: str) -> Receipt:
+        """Publish once; raise ChannelError on failure."""
+
+    def lookup(self, message: Outgoing, *, idempotency_key: str) -> Receipt | None:
+        """After an ambiguous outcome: the post if it exists remotely, ``None`` if it surely
+        does not. Raise ChannelError when the platform cannot tell."""
+        raise ChannelError(f"{self.kind} cannot look up earlier posts", permanent=True)
+
+    def check(self) -> str:
+        """A "test connection": a short description of the account, or ChannelError."""
+        return self.kind
