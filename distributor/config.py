@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     mail_from: str = "ISHR News <news@ishr.example>"
     unsubscribe_mailto: str = "unsubscribe@ishr.example"
     templates_dir: Path = PROJECT_ROOT / "templates"
+    # Who the CLI acts as when ``--as`` is not given (approvals record this user).
+    acting_user: str = ""
 
     http_timeout_seconds: float = 10.0
     http_max_bytes: int = 5_000_000

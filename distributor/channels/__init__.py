@@ -13,7 +13,7 @@ SOCIAL_CHANNELS: dict[str, str] = {
     "outbox": "distributor.channels.outbox:Outbox",
 }
 
-EMAIL_KINDS = frozenset({"smtp"})
+EMAIL_KINDS = frozenset({"email"})
 ALL_KINDS = frozenset(SOCIAL_CHANNELS) | EMAIL_KINDS
 
 

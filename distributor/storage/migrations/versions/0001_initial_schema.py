@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 03:54:33.450574
+Create Date: 2026-11-28 03:56:37.873179
 """
 
 from __future__ import annotations
@@ -87,8 +87,10 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('role', sa.String(length=20), nullable=False),
     sa.Column('password_hash', sa.String(length=200), nullable=True),
+    sa.Column('api_token_hash', sa.String(length=64), nullable=True),
     sa.Column('created_at', distributor.storage.tables.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('api_token_hash'),
     sa.UniqueConstraint('email')
     )
     op.create_table('audit_log',

@@ -1,0 +1,79 @@
+"""Connecting channels: validated, typed config with secrets sealed before they are stored."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from distributor.channels import ALL_KINDS, channel_class
+from distributor.scheduling import SchedulePolicy
+from distributor.secrets import seal_config
+from distributor.storage import tables as t
+from distributor.subscribers import get_or_create_list
+
+
+class ChannelSetupError(ValueError):
+    pass
+
+
+class EmailChannelConfig(BaseModel):
+    """An own mailing list. ``transport`` is ``smtp`` (a relay) or ``outbox`` (.eml files)."""
+
+    list: str
+    transport: Literal["smtp", "outbox"] = "smtp"
+    host: str = "127.0.0.1"
+    port: int = 587
+    starttls: bool = True
+    ssl: bool = False
+    username: str | None = None
+    password: Any = None
+    verify_tls: bool = True
+    timeout: float = 30.0
+
+
+def add_channel(
+    session: Session,
+    *,
+    name: str,
+    kind: str,
+    options: dict[str, Any],
+    schedule: dict[str, Any] | None,
+    secret_key: str,
+) -> t.Channel:
+    if kind not in ALL_KINDS:
+        raise ChannelSetupError(f"unknown channel kind {kind!r}; known: {', '.join(sorted(ALL_KINDS))}")
+    if session.scalars(select(t.Channel).where(t.Channel.name == name)).first():
+        raise ChannelSetupError(f"a channel named {name!r} already exists")
+    policy = SchedulePolicy.from_dict(schedule or {})
+    config: dict[str, Any]
+    try:
+        if kind == "email":
+            email = EmailChannelConfig.model_validate(options)
+            mailing_list = get_or_create_list(session, email.list)
+            smtp: dict[str, Any] = {}
+            if email.transport == "smtp":
+                from distributor.channels.smtp import SmtpConfig
+
+                smtp = seal_config(
+                    SmtpConfig.model_validate(
+                        {k: v for k, v in email.model_dump().items() if k not in {"list", "transport"}}
+                    ),
+                    secret_key,
+                )
+            config = {"list_id": mailing_list.id, "transport": email.transport, "settings": smtp}
+        else:
+            cls = channel_class(kind)
+            config = {"settings": seal_config(cls.Config.model_validate(options), secret_key)}
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in error.errors()
+        )
+        raise ChannelSetupError(f"channel {name!r}: {problems}") from None
+    channel = t.Channel(name=name, kind=kind, config=config, schedule=policy.to_dict())
+    session.add(channel)
+    session.flush()
+    session.add(t.AuditEvent(action="channel_add", detail={"name": name, "kind": kind}))
+    return channel

@@ -1,0 +1,347 @@
+"""The delivery ledger: every external effect is a row that moves
+
+    pending → claimed (lease) → sending → sent | failed | unknown
+                                       ↘ pending (retry later)      and  → expired | cancelled
+
+The dispatcher claims due rows and hands out jobs; a task claims its row again and checks the
+guard; ``sending`` is committed before the network call, the result right after it. A sweeper
+returns expired claims and turns stuck ``sending`` rows into ``unknown``; nothing is retried
+blindly after an ambiguous outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from distributor import approval
+from distributor.domain import DeliveryState as S
+from distributor.storage import tables as t
+from distributor.storage.tables import utcnow
+
+PAUSED_FLAG = "paused"
+EMAIL_KIND = "email"
+
+
+@dataclass(frozen=True)
+class Job:
+    """What the dispatcher hands to the queue: ids only."""
+
+    kind: str  # "post" or "email"
+    delivery_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    delivery: t.Delivery
+    rendition: t.Rendition
+    channel: t.Channel
+
+
+def is_paused(session: Session) -> bool:
+    flag = session.get(t.Flag, PAUSED_FLAG)
+    return flag is not None and flag.value == "1"
+
+
+def set_paused(session: Session, paused: bool, user_id: int | None = None) -> None:
+    flag = session.get(t.Flag, PAUSED_FLAG)
+    if flag is None:
+        session.add(t.Flag(name=PAUSED_FLAG, value="1" if paused else "0"))
+    else:
+        flag.value = "1" if paused else "0"
+    session.add(t.AuditEvent(user_id=user_id, action="pause" if paused else "resume", detail={}))
+
+
+def idempotency_key(article_id: int, channel_id: int, target: str, content_hash: str) -> str:
+    """Derived from the delivery and the content it carries, never from an attempt."""
+    return f"dlv-a{article_id}-c{channel_id}-{target}-{content_hash[:16]}"
+
+
+def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
+    if retry_after is not None:
+        return timedelta(seconds=max(1.0, retry_after))
+    return timedelta(seconds=min(300, 15 * 2 ** max(0, attempts - 1)))
+
+
+def _lock(query: select, session: Session) -> select:  # type: ignore[type-arg]
+    if session.get_bind().dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True)
+    return query
+
+
+def dispatch(session: Session, *, now: datetime, lease: timedelta, limit: int, batch: int) -> list[Job]:
+    """Claim due rows and group them into jobs. Safe to run twice at once: a row is claimed by
+    one transaction only (SKIP LOCKED on PostgreSQL, the write lock on SQLite)."""
+    expire_overdue(session, now=now)
+    if is_paused(session):
+        return []
+    due = _lock(
+        select(t.Delivery.id)
+        .join(t.Channel, t.Channel.id == t.Delivery.channel_id)
+        .where(
+            t.Delivery.state == S.PENDING,
+            t.Delivery.not_before <= now,
+            t.Channel.enabled.is_(True),
+            t.Channel.status == "ok",
+        )
+        .order_by(t.Delivery.not_before, t.Delivery.id)
+        .limit(limit),
+        session,
+    )
+    ids = list(session.scalars(due))
+    if not ids:
+        return []
+    claimed = session.execute(
+        update(t.Delivery)
+        .where(t.Delivery.id.in_(ids), t.Delivery.state == S.PENDING)
+        .values(state=S.CLAIMED, lease_until=now + lease, updated_at=now)
+        .returning(t.Delivery.id, t.Delivery.channel_id, t.Delivery.rendition_id)
+    ).all()
+    kinds = dict(
+        session.execute(
+            select(t.Channel.id, t.Channel.kind).where(
+                t.Channel.id.in_({row.channel_id for row in claimed})
+            )
+        ).all()
+    )
+    jobs: list[Job] = []
+    email_groups: dict[int, list[int]] = {}
+    for row in sorted(claimed, key=lambda r: r.id):
+        if kinds[row.channel_id] == EMAIL_KIND:
+            email_groups.setdefault(row.rendition_id, []).append(row.id)
+        else:
+            jobs.append(Job("post", (row.id,)))
+    for group in email_groups.values():
+        for start in range(0, len(group), batch):
+            jobs.append(Job("email", tuple(group[start : start + batch])))
+    return jobs
+
+
+def expire_overdue(session: Session, *, now: datetime) -> int:
+    result = session.execute(
+        update(t.Delivery)
+        .where(
+            t.Delivery.state.in_([S.PENDING, S.CLAIMED]),
+            t.Delivery.not_after.is_not(None),
+            t.Delivery.not_after < now,
+        )
+        .values(state=S.EXPIRED, lease_until=None, updated_at=now, last_error="send window closed")
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+def claim_for_send(session: Session, delivery_id: int, *, now: datetime, lease: timedelta) -> Claimed | None:
+    """Take a dispatched row, check the guard, and record the intent (state ``sending``).
+
+    Returns None when the row is not ours to send (already taken, done, or held back); the
+    reason is written on the row. The caller commits before making the call."""
+    delivery = session.scalars(
+        _lock(select(t.Delivery).where(t.Delivery.id == delivery_id), session)
+    ).first()
+    if delivery is None or delivery.state != S.CLAIMED:
+        return None
+    rendition = session.get(t.Rendition, delivery.rendition_id)
+    channel = session.get(t.Channel, delivery.channel_id)
+    assert rendition is not None and channel is not None
+    verdict = _guard(session, delivery, rendition, channel, now)
+    if verdict is not None:
+        state, reason = verdict
+        delivery.state = state
+        delivery.lease_until = None
+        delivery.last_error = reason
+        delivery.updated_at = now
+        return None
+    delivery.state = S.SENDING
+    delivery.attempts += 1
+    delivery.lease_until = now + lease
+    delivery.updated_at = now
+    session.add(t.Attempt(delivery_id=delivery.id, started_at=now, outcome="started"))
+    return Claimed(delivery, rendition, channel)
+
+
+def _guard(
+    session: Session, delivery: t.Delivery, rendition: t.Rendition, channel: t.Channel, now: datetime
+) -> tuple[S, str] | None:
+    if is_paused(session):
+        return S.PENDING, "held: sending is paused"
+    if not channel.enabled or channel.status != "ok":
+        return S.PENDING, f"held: channel {channel.name} is {channel.status}"
+    if not approval.is_approved(session, rendition, delivery.content_hash):
+        return S.CANCELLED, "cancelled: the approval is no longer valid for this content"
+    if delivery.not_after is not None and now > delivery.not_after:
+        return S.EXPIRED, "send window closed"
+    if now < delivery.not_before:
+        return S.PENDING, "held: not yet due"
+    if delivery.subscriber_id is not None:
+        reason = _recipient_block(session, delivery, channel)
+        if reason:
+            return S.CANCELLED, reason
+    return None
+
+
+def _recipient_block(session: Session, delivery: t.Delivery, channel: t.Channel) -> str | None:
+    subscriber = session.get(t.Subscriber, delivery.subscriber_id)
+    if subscriber is None:
+        return "cancelled: subscriber deleted"
+    if subscriber.suppressed_reason:
+        return f"cancelled: address suppressed ({subscriber.suppressed_reason})"
+    membership = session.scalars(
+        select(t.Membership).where(
+            t.Membership.subscriber_id == subscriber.id,
+            t.Membership.list_id == channel.config.get("list_id"),
+        )
+    ).first()
+    if membership is None or membership.status != "subscribed":
+        return "cancelled: recipient unsubscribed"
+    return None
+
+
+def record_sent(session: Session, delivery_id: int, *, remote_id: str, url: str | None, now: datetime) -> None:
+    delivery = session.get(t.Delivery, delivery_id)
+    assert delivery is not None
+    delivery.state = S.SENT
+    delivery.remote_id = remote_id
+    delivery.remote_url = url
+    delivery.lease_until = None
+    delivery.last_error = None
+    delivery.updated_at = now
+    session.add(t.Attempt(delivery_id=delivery_id, started_at=now, outcome="sent", detail=remote_id))
+    session.add(
+        t.AuditEvent(
+            action="send",
+            article_id=delivery.article_id,
+            detail={"delivery_id": delivery_id, "remote_id": remote_id, "url": url},
+        )
+    )
+
+
+def record_failure(
+    session: Session,
+    delivery_id: int,
+    *,
+    message: str,
+    permanent: bool,
+    ambiguous: bool,
+    retry_after: float | None,
+    max_attempts: int,
+    now: datetime,
+) -> S:
+    """Map one failed call to the row's next state; returns it."""
+    delivery = session.get(t.Delivery, delivery_id)
+    assert delivery is not None
+    if ambiguous:
+        state = S.UNKNOWN
+    elif permanent or delivery.attempts >= max_attempts:
+        state = S.FAILED
+    else:
+        state = S.PENDING
+        delivery.not_before = now + retry_delay(delivery.attempts, retry_after)
+    delivery.state = state
+    delivery.lease_until = None
+    delivery.last_error = message
+    delivery.updated_at = now
+    session.add(t.Attempt(delivery_id=delivery_id, started_at=now, outcome=state.value, detail=message))
+    return state
+
+
+def hold(session: Session, delivery_id: int, *, reason: str, now: datetime) -> None:
+    """Put a row back to ``pending`` with nothing sent (the channel needs reconnecting)."""
+    delivery = session.get(t.Delivery, delivery_id)
+    assert delivery is not None
+    delivery.state = S.PENDING
+    delivery.lease_until = None
+    delivery.last_error = reason
+    delivery.attempts = max(0, delivery.attempts - 1)
+    delivery.updated_at = now
+
+
+def sweep(session: Session, *, now: datetime) -> dict[str, int]:
+    """Return expired claims to ``pending`` and make stuck ``sending`` rows ``unknown``."""
+    returned = session.execute(
+        update(t.Delivery)
+        .where(t.Delivery.state == S.CLAIMED, t.Delivery.lease_until < now)
+        .values(state=S.PENDING, lease_until=None, updated_at=now)
+    ).rowcount  # type: ignore[attr-defined]
+    stuck = session.execute(
+        update(t.Delivery)
+        .where(t.Delivery.state == S.SENDING, t.Delivery.lease_until < now)
+        .values(
+            state=S.UNKNOWN,
+            lease_until=None,
+            updated_at=now,
+            last_error="the worker stopped during the call: outcome unknown",
+        )
+    ).rowcount  # type: ignore[attr-defined]
+    expired = expire_overdue(session, now=now)
+    return {"returned": returned or 0, "unknown": stuck or 0, "expired": expired}
+
+
+def claim_unknown_for_reconcile(
+    session: Session, *, kinds: Sequence[str], now: datetime, lease: timedelta, limit: int = 50
+) -> list[int]:
+    """Unknown rows of channels that can check the remote side, leased to one reconciler."""
+    query = _lock(
+        select(t.Delivery.id)
+        .join(t.Channel, t.Channel.id == t.Delivery.channel_id)
+        .where(
+            t.Delivery.state == S.UNKNOWN,
+            t.Channel.kind.in_(list(kinds)),
+            or_(t.Delivery.lease_until.is_(None), t.Delivery.lease_until < now),
+        )
+        .limit(limit),
+        session,
+    )
+    ids = list(session.scalars(query))
+    if ids:
+        session.execute(
+            update(t.Delivery)
+            .where(and_(t.Delivery.id.in_(ids), t.Delivery.state == S.UNKNOWN))
+            .values(lease_until=now + lease)
+        )
+    return ids
+
+
+def resolve_unknown(
+    session: Session, delivery_id: int, *, sent: bool, remote_url: str | None, user_id: int | None, now: datetime
+) -> t.Delivery:
+    """A person's decision on an ``unknown`` row: it did go out, or send it again."""
+    delivery = session.get(t.Delivery, delivery_id)
+    if delivery is None:
+        raise LookupError(f"no delivery {delivery_id}")
+    if delivery.state != S.UNKNOWN:
+        raise ValueError(f"delivery {delivery_id} is {delivery.state}, not unknown")
+    if sent:
+        delivery.state = S.SENT
+        delivery.remote_url = remote_url
+        delivery.remote_id = delivery.remote_id or "resolved-by-hand"
+    else:
+        delivery.state = S.PENDING
+        delivery.not_before = now
+    delivery.lease_until = None
+    delivery.updated_at = now
+    session.add(
+        t.AuditEvent(
+            user_id=user_id,
+            action="resolve",
+            article_id=delivery.article_id,
+            detail={"delivery_id": delivery_id, "sent": sent, "url": remote_url},
+        )
+    )
+    return delivery
+
+
+def counts_by_state(session: Session, article_id: int | None = None) -> dict[str, int]:
+    from sqlalchemy import func
+
+    query = select(t.Delivery.state, func.count()).group_by(t.Delivery.state)
+    if article_id is not None:
+        query = query.where(t.Delivery.article_id == article_id)
+    return {state: count for state, count in session.execute(query).all()}
+
+
+def now_utc() -> datetime:
+    return utcnow()

@@ -1,0 +1,158 @@
+"""One newsletter being sent: the message rendered once, personalised per recipient, and the
+transport (an SMTP connection, or an outbox of .eml files) opened once per batch."""
+
+from __future__ import annotations
+
+import email.utils
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from distributor.channels.base import ChannelError
+from distributor.config import Settings
+from distributor.delivery import Claimed
+from distributor.mail import InvalidRecipient, MessageTemplate
+from distributor.storage import tables as t
+from distributor.unsubscribe import make_token, preferences_url, unsubscribe_url
+
+
+@dataclass(frozen=True)
+class Envelope:
+    delivery_id: int
+    to_email: str
+    to_name: str
+    message_id: str
+    unsubscribe_url: str
+    preferences_url: str
+
+
+class Transport(Protocol):
+    def send(self, raw: bytes, *, sender: str, recipient: str) -> None: ...
+
+    def reset(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class OutboxTransport:
+    """Writes each message it would send as an .eml file named after its Message-ID."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def send(self, raw: bytes, *, sender: str, recipient: str) -> None:
+        name = raw.split(b"Message-ID: <", 1)[1].split(b">", 1)[0].decode("ascii")
+        path = self.directory / f"{name}.eml"
+        partial = path.with_suffix(".partial")
+        try:
+            partial.write_bytes(raw)
+            os.replace(partial, path)
+        except OSError as error:
+            raise ChannelError(f"cannot write to the outbox {self.directory}: {error}") from None
+
+    def reset(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class SmtpTransport:
+    def __init__(self, config: object) -> None:
+        from distributor.channels.smtp import SmtpConnection
+
+        self._connection = SmtpConnection(config)  # type: ignore[arg-type]
+        self._open = False
+
+    def send(self, raw: bytes, *, sender: str, recipient: str) -> None:
+        if not self._open:
+            self._connection.__enter__()
+            self._open = True
+        self._connection.send(raw, sender=sender, recipient=recipient)
+
+    def reset(self) -> None:
+        if self._open:
+            self.close()
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            self._connection.__exit__(None, None, None)
+
+
+@dataclass
+class Newsletter:
+    rendition_hash: str
+    template: MessageTemplate
+    transport: Transport
+    settings: Settings
+    list_id: int
+
+    @classmethod
+    def open(cls, session: Session, claimed: Claimed, settings: Settings) -> Newsletter:
+        from distributor.sending import channel_config, email_from_payload, outbox_path
+
+        channel = claimed.channel
+        rendition = email_from_payload(claimed.rendition.payload or {})
+        sender_address = email.utils.parseaddr(settings.mail_from)[1]
+        domain = sender_address.rpartition("@")[2] or "localhost"
+        mailing_list = session.get(t.MailingList, channel.config["list_id"])
+        list_name = mailing_list.name if mailing_list else "news"
+        template = MessageTemplate.build(
+            rendition,
+            sender=settings.mail_from,
+            list_id=f"{_dot_atom(list_name)}.{domain}",
+            message_id_domain=domain,
+            unsubscribe_mailto=settings.unsubscribe_mailto or None,
+        )
+        transport: Transport
+        if channel.config.get("transport") == "outbox":
+            transport = OutboxTransport(outbox_path(settings, channel.name))
+        else:
+            from distributor.channels.smtp import SmtpConfig
+
+            transport = SmtpTransport(channel_config(channel, SmtpConfig, settings))
+        return cls(claimed.rendition.content_hash, template, transport, settings, channel.config["list_id"])
+
+    def envelope(self, session: Session, delivery: t.Delivery) -> Envelope:
+        subscriber = session.get(t.Subscriber, delivery.subscriber_id)
+        assert subscriber is not None
+        key = self.settings.secret_key.get_secret_value()
+        token = make_token(key, subscriber.id, self.list_id)
+        return Envelope(
+            delivery_id=delivery.id,
+            to_email=subscriber.email,
+            to_name=subscriber.name,
+            message_id=delivery.idem_key,
+            unsubscribe_url=unsubscribe_url(self.settings.public_url, token),
+            preferences_url=preferences_url(self.settings.public_url, token),
+        )
+
+    def send(self, envelope: Envelope) -> str:
+        try:
+            raw = self.template.personalise(
+                to_email=envelope.to_email,
+                to_name=envelope.to_name,
+                message_id=envelope.message_id,
+                unsubscribe_url=envelope.unsubscribe_url,
+                preferences_url=envelope.preferences_url,
+            )
+        except InvalidRecipient as error:
+            raise ChannelError(f"not sent: {error}", permanent=True) from None
+        self.transport.send(raw, sender=self.template.envelope_sender, recipient=envelope.to_email)
+        return f"<{envelope.message_id}@{self.template.message_id_domain}>"
+
+    def reset(self) -> None:
+        self.transport.reset()
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+def _dot_atom(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c == "-" else "-" for c in name.lower()).strip("-")
+    return cleaned or "news"

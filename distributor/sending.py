@@ -1,0 +1,297 @@
+"""Sending through the ledger: claim → guard → record intent → call → record result.
+
+Each call happens between two commits: ``sending`` before it, the receipt or error after it.
+Task code in ``workers/`` calls only the three entry points here."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from distributor import delivery as ledger
+from distributor.channels import channel_class
+from distributor.channels.base import AuthExpired, Channel, ChannelError, Outgoing
+from distributor.config import Settings
+from distributor.domain import Article, DeliveryState, EmailRendition, Image, LinkCard, PostRendition
+from distributor.http import make_session
+from distributor.images import fetch_image
+from distributor.secrets import open_config, open_value, seal_value
+from distributor.storage import Database
+from distributor.storage import tables as t
+from distributor.storage.tables import utcnow
+
+log = logging.getLogger(__name__)
+
+RECONCILABLE_KINDS = ("mastodon", "bluesky", "outbox")
+
+
+class DbState:
+    """A channel's remembered state (a cached session), encrypted in its row."""
+
+    def __init__(self, db: Database, channel_id: int, secret_key: str) -> None:
+        self.db = db
+        self.channel_id = channel_id
+        self.secret_key = secret_key
+
+    def load(self) -> dict[str, Any]:
+        with self.db.session() as session:
+            row = session.get(t.Channel, self.channel_id)
+            sealed = (row.state or {}).get("sealed") if row else None
+        return json.loads(open_value(sealed, self.secret_key)) if sealed else {}
+
+    def save(self, state: dict[str, Any]) -> None:
+        with self.db.session() as session:
+            row = session.get(t.Channel, self.channel_id)
+            if row is not None:
+                row.state = {"sealed": seal_value(json.dumps(state), self.secret_key)}
+
+
+def channel_config(row: t.Channel, config_cls: type[BaseModel], settings: Settings) -> BaseModel:
+    plain = open_config(row.config.get("settings", {}), settings.secret_key.get_secret_value())
+    return config_cls.model_validate(plain)
+
+
+def build_channel(row: t.Channel, db: Database, settings: Settings) -> Channel:
+    cls = channel_class(row.kind)
+    config = channel_config(row, cls.Config, settings)
+    http = make_session(
+        timeout=settings.http_timeout_seconds, allow_private=settings.allow_private_addresses
+    )
+    return cls(config, http, DbState(db, row.id, settings.secret_key.get_secret_value()))
+
+
+def post_from_payload(payload: dict[str, Any]) -> PostRendition:
+    card = payload.get("card")
+    image = payload.get("image")
+    return PostRendition(
+        platform=payload["platform"],
+        text=payload["text"],
+        length=payload["length"],
+        limit=payload["limit"],
+        link=payload.get("link"),
+        card=LinkCard(**card) if card else None,
+        image=Image(**image) if image else None,
+        facets=list(payload.get("facets") or []),
+        warnings=list(payload.get("warnings") or []),
+    )
+
+
+def email_from_payload(payload: dict[str, Any]) -> EmailRendition:
+    return EmailRendition(
+        subject=payload["subject"],
+        preheader=payload["preheader"],
+        html=payload["html"],
+        text=payload["text"],
+    )
+
+
+@dataclass
+class Sender:
+    """The context every send needs; built once per worker process."""
+
+    db: Database
+    settings: Settings
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.settings.lease_seconds)
+
+    # -- posts -------------------------------------------------------------------------
+
+    def send_post(self, delivery_id: int) -> str:
+        """Publish one post delivery; returns the row's final state for this attempt."""
+        with self.db.session() as session:
+            claimed = ledger.claim_for_send(session, delivery_id, now=utcnow(), lease=self.lease)
+            if claimed is None:
+                return "skipped"
+            channel_row = claimed.channel
+            payload = claimed.rendition.payload or {}
+            created_at = claimed.delivery.created_at
+            key = claimed.delivery.idem_key
+        post = post_from_payload(payload)
+        try:
+            channel = build_channel(channel_row, self.db, self.settings)
+            outgoing = self._outgoing(post, created_at, channel.http)
+            receipt = channel.publish(outgoing, idempotency_key=key)
+        except AuthExpired as error:
+            self._needs_reconnect(channel_row.id, delivery_id, error)
+            return DeliveryState.PENDING.value
+        except ChannelError as error:
+            return self._failed(delivery_id, error).value
+        except Exception as error:  # a bug or an unexpected library error: never a blind retry
+            log.exception("delivery %s: unexpected error during the call", delivery_id)
+            return self._failed(
+                delivery_id, ChannelError(f"unexpected error: {error!r}", ambiguous=True)
+            ).value
+        with self.db.session() as session:
+            ledger.record_sent(
+                session, delivery_id, remote_id=receipt.remote_id, url=receipt.url, now=utcnow()
+            )
+        return DeliveryState.SENT.value
+
+    def _outgoing(self, post: PostRendition, created_at: Any, http: Any) -> Outgoing:
+        image_url = (post.card.image_url if post.card else None) or (post.image.url if post.image else None)
+        fetched = fetch_image(http, image_url) if image_url else None
+        return Outgoing(
+            post=post,
+            created_at=created_at,
+            image_bytes=fetched.data if fetched else None,
+            image_mime=fetched.mime if fetched else None,
+        )
+
+    def _failed(self, delivery_id: int, error: ChannelError) -> DeliveryState:
+        with self.db.session() as session:
+            return ledger.record_failure(
+                session,
+                delivery_id,
+                message=error.message,
+                permanent=error.permanent,
+                ambiguous=error.ambiguous,
+                retry_after=error.retry_after,
+                max_attempts=self.settings.max_attempts,
+                now=utcnow(),
+            )
+
+    def _needs_reconnect(self, channel_id: int, delivery_id: int, error: ChannelError) -> None:
+        with self.db.session() as session:
+            channel = session.get(t.Channel, channel_id)
+            assert channel is not None
+            channel.status = "needs_reconnect"
+            channel.status_detail = error.message
+            ledger.hold(session, delivery_id, reason=f"held: {error.message}", now=utcnow())
+            session.add(
+                t.AuditEvent(action="needs_reconnect", detail={"channel": channel.name, "error": error.message})
+            )
+
+    # -- reconciliation ----------------------------------------------------------------
+
+    def reconcile(self) -> dict[str, int]:
+        """Resolve ``unknown`` posts by asking the platform whether the post exists."""
+        with self.db.session() as session:
+            ids = ledger.claim_unknown_for_reconcile(
+                session, kinds=RECONCILABLE_KINDS, now=utcnow(), lease=self.lease
+            )
+        outcome = {"sent": 0, "resend": 0, "still_unknown": 0}
+        for delivery_id in ids:
+            outcome[self._reconcile_one(delivery_id)] += 1
+        return outcome
+
+    def _reconcile_one(self, delivery_id: int) -> str:
+        with self.db.session() as session:
+            row = session.get(t.Delivery, delivery_id)
+            assert row is not None
+            channel_row = session.get(t.Channel, row.channel_id)
+            rendition = session.get(t.Rendition, row.rendition_id)
+            assert channel_row is not None and rendition is not None
+            key, created_at = row.idem_key, row.created_at
+        post = post_from_payload(rendition.payload or {})
+        try:
+            channel = build_channel(channel_row, self.db, self.settings)
+            found = channel.lookup(Outgoing(post=post, created_at=created_at), idempotency_key=key)
+        except ChannelError as error:
+            log.warning("delivery %s: cannot reconcile yet: %s", delivery_id, error.message)
+            return "still_unknown"
+        with self.db.session() as session:
+            row = session.get(t.Delivery, delivery_id)
+            assert row is not None
+            if row.state != DeliveryState.UNKNOWN:
+                return "still_unknown"
+            if found is not None:
+                ledger.record_sent(session, delivery_id, remote_id=found.remote_id, url=found.url, now=utcnow())
+                return "sent"
+            # Surely not posted: send again with the same key.
+            row.state = DeliveryState.PENDING
+            row.not_before = utcnow()
+            row.lease_until = None
+            row.last_error = "reconciled: the post was not found remotely; sending again"
+            return "resend"
+
+    # -- email -------------------------------------------------------------------------
+
+    def send_email_batch(
+        self, delivery_ids: list[int], *, progress: Callable[[int], None] | None = None
+    ) -> dict[str, int]:
+        """Send a batch of one newsletter over one connection, one recipient at a time."""
+        from distributor.newsletter import Newsletter
+
+        outcome: dict[str, int] = {}
+        newsletter: Newsletter | None = None
+        try:
+            for delivery_id in delivery_ids:
+                with self.db.session() as session:
+                    claimed = ledger.claim_for_send(session, delivery_id, now=utcnow(), lease=self.lease)
+                    if claimed is None:
+                        outcome["skipped"] = outcome.get("skipped", 0) + 1
+                        continue
+                    if newsletter is None or newsletter.rendition_hash != claimed.rendition.content_hash:
+                        if newsletter is not None:
+                            newsletter.close()
+                        newsletter = Newsletter.open(session, claimed, self.settings)
+                    envelope = newsletter.envelope(session, claimed.delivery)
+                state = self._send_one_email(newsletter, envelope, delivery_id)
+                outcome[state] = outcome.get(state, 0) + 1
+                if progress:
+                    progress(1)
+        finally:
+            if newsletter is not None:
+                newsletter.close()
+        return outcome
+
+    def _send_one_email(self, newsletter: Any, envelope: Any, delivery_id: int) -> str:
+        try:
+            remote_id = newsletter.send(envelope)
+        except ChannelError as error:
+            state = self._failed(delivery_id, error)
+            if error.permanent and not error.ambiguous:
+                self._suppress_bounce(delivery_id, error.message)
+            if not error.permanent:
+                newsletter.reset()
+            return state.value
+        with self.db.session() as session:
+            ledger.record_sent(session, delivery_id, remote_id=remote_id, url=None, now=utcnow())
+        return DeliveryState.SENT.value
+
+    def _suppress_bounce(self, delivery_id: int, message: str) -> None:
+        with self.db.session() as session:
+            row = session.get(t.Delivery, delivery_id)
+            if row is None or row.subscriber_id is None:
+                return
+            subscriber = session.get(t.Subscriber, row.subscriber_id)
+            if subscriber is not None and not subscriber.suppressed_reason:
+                subscriber.suppressed_reason = f"bounce: {message}"[:200]
+                session.add(t.AuditEvent(action="bounce", detail={"subscriber_id": subscriber.id}))
+
+
+@contextmanager
+def sender_for(settings: Settings) -> Iterator[Sender]:
+    from distributor.storage import get_database
+
+    yield Sender(get_database(settings.database_url), settings)
+
+
+def outbox_path(settings: Settings, channel_name: str) -> Path:
+    path = settings.outbox_dir / channel_name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def list_deliveries(session: Any, *, article_id: int | None = None, state: str | None = None, limit: int = 200) -> list[t.Delivery]:
+    query = select(t.Delivery).order_by(t.Delivery.id).limit(limit)
+    if article_id is not None:
+        query = query.where(t.Delivery.article_id == article_id)
+    if state:
+        query = query.where(t.Delivery.state == state)
+    return list(session.scalars(query))
+
+
+def article_of(row: t.Article) -> Article:
+    return Article.from_dict(row.data)
