@@ -586,7 +586,7 @@ def main() -> None:
 
     try:
         app()
-    except (Failure, LookupError, ValueError, PermissionError, IngestError, ChannelSetupError, ScheduleError) as error:
+    except (Failure, LookupError, ValueError, PermissionError, IngestError, ChannelSetupError, ScheduleError) as error:  # noqa: E501
         err.print(f"[red]error:[/red] {error}")
         raise SystemExit(2) from None
 

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     mail_from: str = "ISHR News <news@ishr.example>"
     unsubscribe_mailto: str = "unsubscribe@ishr.example"
     templates_dir: Path = PROJECT_ROOT / "templates"
+    # Tests only: the process kills itself at this named point (see distributor.faults).
+    fault_point: str = ""
     # Who the CLI acts as when ``--as`` is not given (approvals record this user).
     acting_user: str = ""
 

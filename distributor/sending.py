@@ -21,6 +21,7 @@ from distributor import delivery as ledger
 from distributor.channels import channel_class
 from distributor.channels.base import AuthExpired, Channel, ChannelError, Outgoing
 from distributor.config import Settings
+from distributor.faults import fault
 from distributor.domain import Article, DeliveryState, EmailRendition, Image, LinkCard, PostRendition
 from distributor.http import make_session
 from distributor.images import fetch_image
@@ -122,6 +123,7 @@ class Sender:
             channel = build_channel(channel_row, self.db, self.settings)
             outgoing = self._outgoing(post, created_at, channel.http)
             receipt = channel.publish(outgoing, idempotency_key=key)
+            fault("after_post_call")
         except AuthExpired as error:
             self._needs_reconnect(channel_row.id, delivery_id, error)
             return DeliveryState.PENDING.value
@@ -249,6 +251,7 @@ class Sender:
     def _send_one_email(self, newsletter: Any, envelope: Any, delivery_id: int) -> str:
         try:
             remote_id = newsletter.send(envelope)
+            fault("after_email_call")
         except ChannelError as error:
             state = self._failed(delivery_id, error)
             if error.permanent and not error.ambiguous:

@@ -131,7 +131,7 @@ def edit_rendition(
 ) -> t.Rendition:
     """Apply a person's edit; the new content gets a new hash, which voids earlier approvals."""
     from distributor.domain import canonical_hash
-    from distributor.rendering import rebuild_post
+    from distributor.editing import rebuild_post
 
     approval.require_role(user, approval.Role.EDITOR, approval.Role.APPROVER, approval.Role.ADMIN)
     payload = dict(rendition.payload or {})
