@@ -87,7 +87,31 @@ class _TimeoutSession(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("timeout", self._timeout)
-        return super().request(method, url, *args, **kwargs)
+        try:
+            return super().request(method, url, *args, **kwargs)
+        except requests.ConnectionError as error:
+            blocked = _find_blocked(error)
+            if blocked is not None:
+                raise blocked from None
+            raise
+
+
+def _find_blocked(error: BaseException) -> BlockedAddress | None:
+    """urllib3 wraps our guard's error in its own; dig it out so callers can tell."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [error]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, BlockedAddress) and current is not error:
+            return current
+        stack.extend(a for a in current.args if isinstance(a, BaseException))
+        for linked in (current.__cause__, current.__context__, getattr(current, "reason", None)):
+            if isinstance(linked, BaseException):
+                stack.append(linked)
+    return None
 
 
 def make_session(*, timeout: float = 10.0, allow_private: bool = False) -> requests.Session:
