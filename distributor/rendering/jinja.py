@@ -1,0 +1,37 @@
+"""Jinja2 environments for the content templates in ``templates/``.
+
+Templates are owned by the comms team, so they run sandboxed; article content is only ever
+passed in as variables, never compiled as template source. Missing variables fail loudly
+(StrictUndefined) instead of rendering as empty strings in a sent newsletter.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+
+def _environment(templates_dir: Path, *, autoescape: bool) -> ImmutableSandboxedEnvironment:
+    return ImmutableSandboxedEnvironment(
+        loader=FileSystemLoader(templates_dir),
+        autoescape=autoescape,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+@lru_cache(maxsize=8)
+def html_environment(templates_dir: Path) -> ImmutableSandboxedEnvironment:
+    """For MJML/HTML templates: every variable is HTML-escaped unless marked safe."""
+    return _environment(templates_dir, autoescape=True)
+
+
+@lru_cache(maxsize=8)
+def text_environment(templates_dir: Path) -> ImmutableSandboxedEnvironment:
+    """For plain-text parts and social posts, where escaping would show ``&amp;`` to readers."""
+    return _environment(templates_dir, autoescape=False)

@@ -1,0 +1,211 @@
+"""One social post per platform from an article: text that fits by the platform's own
+counting rule, hashtags from categories, and (for Bluesky) facets and a link card.
+
+Fitting order: all hashtags → drop hashtags from the last → shorten the lead at a word →
+drop the lead and shorten the title. The article URL is never shortened; a post whose URL
+alone does not fit is a RenderError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import regex
+from jinja2 import Template, TemplateError
+
+from distributor.domain import Article, Image, LinkCard, PostRendition, RenderError
+from distributor.rendering.jinja import text_environment
+from distributor.rendering.text import (
+    MEASURES,
+    find_urls,
+    graphemes,
+    is_http_url,
+    shorten,
+    single_line,
+    truncate,
+    utf8_length,
+)
+
+SOCIAL_PLATFORMS = ("mastodon", "bluesky", "outbox")
+
+# Categories every article carries say nothing a hashtag could help anyone find.
+GENERIC_CATEGORIES = frozenset(
+    {"news", "latest updates", "updates", "general", "uncategorized", "uncategorised", "blog"}
+)
+MAX_TAG_GRAPHEMES = 64  # Bluesky's limit for a #tag facet; Mastodon has none this short
+CARD_DESCRIPTION_GRAPHEMES = 300
+ALT_TEXT_GRAPHEMES = 1500  # Mastodon's media description_limit
+
+_TAG_WORD = regex.compile(r"[\p{L}\p{M}\p{N}]+")
+_APOSTROPHES = regex.compile(r"['’ʼ]")
+_HASHTAG_IN_TEXT = regex.compile(r"(?<!\S)#([\p{L}\p{M}\p{N}_]+)(?!\S)")
+_BLANK_LINES = regex.compile(r"\n{3,}")
+
+
+def hashtag(category: str) -> str | None:
+    """``"Human rights defenders"`` → ``"HumanRightsDefenders"`` (no ``#``); None when the
+    category cannot make a valid tag (nothing but digits, or too long)."""
+    words = _TAG_WORD.findall(_APOSTROPHES.sub("", category))
+    tag = "".join(word[:1].upper() + word[1:] for word in words)
+    if not tag or tag.isdigit() or graphemes(tag) > MAX_TAG_GRAPHEMES:
+        return None
+    return tag
+
+
+def hashtags(categories: Sequence[str]) -> list[str]:
+    """Tags in category order, generic categories skipped, no tag twice (case-insensitively,
+    as both platforms treat them)."""
+    tags: list[str] = []
+    seen: set[str] = set()
+    for category in categories:
+        if single_line(category).casefold() in GENERIC_CATEGORIES:
+            continue
+        tag = hashtag(category)
+        if tag and tag.casefold() not in seen:
+            seen.add(tag.casefold())
+            tags.append(tag)
+    return tags
+
+
+def render_post(
+    article: Article, platform: str, *, templates_dir: Path
+) -> PostRendition | RenderError:
+    """The post for ``platform``, or a RenderError explaining why there is none."""
+    if platform not in SOCIAL_PLATFORMS:
+        known = ", ".join(SOCIAL_PLATFORMS)
+        return RenderError(f"unknown platform {platform!r}; known: {known}", where="social")
+    where = f"social/{platform}"
+    url = article.url
+    if url is not None and not is_http_url(url):
+        return RenderError(f"article URL {url!r} is not an absolute http(s) URL", where=where)
+    try:
+        template = text_environment(templates_dir).get_template(f"social/{platform}.txt.j2")
+        return _fit(article, platform, template, url or None)
+    except TemplateError as error:
+        return RenderError(f"template error: {error}", where=where)
+
+
+def _fit(
+    article: Article, platform: str, template: Template, url: str | None
+) -> PostRendition | RenderError:
+    rule = MEASURES[platform]
+    where = f"social/{platform}"
+    title = single_line(article.title)
+    lead = single_line(article.lead)
+    tags = hashtags(article.categories)
+    warnings: list[str] = []
+
+    def render(title: str, lead: str, tags: Sequence[str]) -> str:
+        text = template.render(
+            title=title, lead=lead, url=url or "", hashtags=[f"#{tag}" for tag in tags]
+        )
+        lines = (line.rstrip() for line in text.strip().splitlines())
+        return str(_BLANK_LINES.sub("\n\n", "\n".join(lines)))
+
+    def fits(text: str) -> bool:
+        return rule(text).fits
+
+    text = render(title, lead, tags)
+    kept = list(tags)
+    while not fits(text) and kept:
+        kept.pop()
+        text = render(title, lead, kept)
+    if len(kept) < len(tags):
+        dropped = " ".join(f"#{tag}" for tag in tags[len(kept) :])
+        warnings.append(f"hashtags dropped to fit: {dropped}")
+
+    if not fits(text):
+        short_lead = shorten(lead, lambda candidate: fits(render(title, candidate, [])))
+        if short_lead is not None:
+            warnings.append("lead shortened to fit")
+            text = render(title, short_lead, [])
+        else:
+            short_title = shorten(title, lambda candidate: fits(render(candidate, "", [])))
+            if short_title is None:
+                return RenderError(
+                    f"the link alone does not fit: {rule(render('', '', [])).detail}", where=where
+                )
+            warnings.append("lead left out and title shortened to fit")
+            text = render(short_title, "", [])
+
+    if url is None:
+        warnings.append("no article URL: the post carries no link")
+    elif url not in text:
+        return RenderError(f"template social/{platform}.txt.j2 does not show the URL", where=where)
+
+    image = _image(article, title, warnings)
+    card: LinkCard | None = None
+    facets: list[dict[str, Any]] = []
+    if platform == "bluesky":
+        facets = bluesky_facets(text)
+        if url is None:
+            warnings.append("no link card: the article has no URL")
+        else:
+            card = LinkCard(
+                uri=url,
+                title=title,
+                description=truncate(lead, CARD_DESCRIPTION_GRAPHEMES),
+                image_url=image.url if image else None,
+            )
+    return PostRendition(
+        platform=platform,
+        text=text,
+        length=rule(text).length,
+        limit=rule.limit,
+        link=url,
+        card=card,
+        image=image,
+        facets=facets,
+        warnings=warnings,
+    )
+
+
+def _image(article: Article, title: str, warnings: list[str]) -> Image | None:
+    image = article.image
+    if image is None or not is_http_url(image.url):
+        return None
+    credit = single_line(image.credit or "") or None
+    if credit is None:
+        warnings.append("no image credit")
+    alt = single_line(image.alt or "")
+    if not alt:
+        warnings.append("no alt text: a fallback from the title and credit is used")
+        alt = f"Image for the article: {title}" if title else "Image for the article"
+        if credit:
+            alt += f" (photo: {credit})"
+    return Image(url=image.url, credit=credit, alt=truncate(alt, ALT_TEXT_GRAPHEMES))
+
+
+def bluesky_facets(text: str) -> list[dict[str, Any]]:
+    """Link facets for every URL and tag facets for every hashtag in ``text``, at UTF-8
+    byte offsets (start inclusive, end exclusive), in order and never overlapping."""
+    spans: list[tuple[int, int, dict[str, str]]] = []
+    for start, end in find_urls(text):
+        feature = {"$type": "app.bsky.richtext.facet#link", "uri": text[start:end]}
+        spans.append((start, end, feature))
+    for match in _HASHTAG_IN_TEXT.finditer(text):
+        tag = match.group(1)
+        if tag.isdigit() or graphemes(tag) > MAX_TAG_GRAPHEMES:
+            continue
+        spans.append(
+            (match.start(), match.end(), {"$type": "app.bsky.richtext.facet#tag", "tag": tag})
+        )
+    spans.sort(key=lambda span: span[0])
+    facets: list[dict[str, Any]] = []
+    previous_end = -1
+    for start, end, feature in spans:
+        if start < previous_end:
+            continue
+        previous_end = end
+        facets.append(
+            {
+                "index": {
+                    "byteStart": utf8_length(text[:start]),
+                    "byteEnd": utf8_length(text[:end]),
+                },
+                "features": [feature],
+            }
+        )
+    return facets

@@ -1,0 +1,285 @@
+"""Counting, shortening and flattening text the way each destination sees it.
+
+Every platform counts differently (reference/platform-apis.md §0): Mastodon counts grapheme
+clusters with each http(s) URL as 23 and ``@user@domain`` as ``@user``; Bluesky counts
+graphemes and UTF-8 bytes, URLs in full. Python's ``len`` matches neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from html.parser import HTMLParser
+
+import regex
+
+ELLIPSIS = "…"
+MASTODON_URL_LENGTH = 23
+
+_GRAPHEME = regex.compile(r"\X")
+
+# Close to twitter-text, which Mastodon uses: a URL needs an http(s) scheme and a host with a
+# letter TLD (twitter-text links neither "localhost" nor bare IPs, and those count in full), may
+# not be glued to a preceding word, and does not end in sentence punctuation.
+_URL_BODY = (
+    r"https?://(?:[\p{L}\p{N}_-]+\.)+(?:\p{L}{2,}|xn--[a-z0-9-]+)(?::\d{1,5})?"
+    r"(?:[/?#][^\s<>\"\u2028\u2029]*)?(?![\p{L}\p{N}_.-]*[\p{L}\p{N}_-])"
+)
+_URL = regex.compile(r"(?<![\p{L}\p{N}@$#])" + _URL_BODY, regex.IGNORECASE)
+_URL_TAIL = ".,:;!?'\"*…‚‘’“”]}>"
+_MENTION = regex.compile(
+    r"(?<![=/\w])@(?P<user>[a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)(?:@[\w]+(?:[.-]+[\w]+)*)?",
+    regex.IGNORECASE,
+)
+_HTTP_URL = regex.compile(r"https?://[^\s/?#]+[^\s]*", regex.IGNORECASE)
+
+# Scripts written without spaces between words: there, a grapheme boundary is a word boundary.
+_UNSPACED_SCRIPT = regex.compile(
+    r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}]"
+)
+_LINE_BREAKS = regex.compile(r"\r\n|[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]")
+_CONTROL = regex.compile(r"\p{Cc}")
+_SPACES = regex.compile(r"\s+")
+_TRAILING_PUNCTUATION = ",;:-–—([{/\\"
+
+
+def graphemes(s: str) -> int:
+    """Number of user-perceived characters (extended grapheme clusters)."""
+    return len(_GRAPHEME.findall(s))
+
+
+def utf8_length(s: str) -> int:
+    return len(s.encode("utf-8"))
+
+
+def find_urls(text: str) -> list[tuple[int, int]]:
+    """(start, end) code-point spans of the http(s) URLs a platform would link."""
+    spans = []
+    for match in _URL.finditer(text):
+        start, end = match.span()
+        end = start + len(_trim_url(match.group()))
+        if end - start > len("https://"):
+            spans.append((start, end))
+    return spans
+
+
+def _trim_url(url: str) -> str:
+    while url and url[-1] in _URL_TAIL + ")":
+        # A closing parenthesis belongs to the URL only when it closes one opened inside it,
+        # as in Wikipedia links.
+        if url[-1] == ")" and url.count("(") >= url.count(")"):
+            break
+        url = url[:-1]
+    return url
+
+
+def mastodon_length(text: str) -> int:
+    """Length as Mastodon's StatusLengthValidator counts it."""
+    pieces: list[str] = []
+    position = 0
+    url_spans = find_urls(text)
+    for start, end in url_spans:
+        pieces.append(_shorten_mentions(text[position:start]))
+        pieces.append("x" * MASTODON_URL_LENGTH)
+        position = end
+    pieces.append(_shorten_mentions(text[position:]))
+    return graphemes("".join(pieces))
+
+
+def _shorten_mentions(text: str) -> str:
+    return str(_MENTION.sub(lambda m: "@" + m.group("user"), text))
+
+
+def bluesky_length(text: str) -> tuple[int, int]:
+    """(graphemes, UTF-8 bytes): Bluesky enforces both."""
+    return graphemes(text), utf8_length(text)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    platform: str
+    length: int
+    limit: int
+    fits: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One platform's counting rule and limits."""
+
+    platform: str
+    limit: int
+    count: Callable[[str], int]
+    unit: str
+    byte_limit: int | None = None
+
+    def __call__(self, text: str) -> Measurement:
+        length = self.count(text)
+        detail = f"{length}/{self.limit} {self.unit}"
+        fits = length <= self.limit
+        if self.byte_limit is not None:
+            size = utf8_length(text)
+            detail += f", {size}/{self.byte_limit} UTF-8 bytes"
+            fits = fits and size <= self.byte_limit
+        return Measurement(self.platform, length, self.limit, fits, detail)
+
+
+MEASURES: dict[str, Measure] = {
+    "mastodon": Measure("mastodon", 500, mastodon_length, "characters (each URL counts 23)"),
+    "outbox": Measure("outbox", 500, mastodon_length, "characters (each URL counts 23)"),
+    "bluesky": Measure("bluesky", 300, graphemes, "graphemes", byte_limit=3000),
+}
+
+
+def measure(platform: str, text: str) -> Measurement:
+    """Measure ``text`` by ``platform``'s rule; ValueError names the known platforms."""
+    try:
+        rule = MEASURES[platform]
+    except KeyError:
+        known = ", ".join(sorted(MEASURES))
+        raise ValueError(f"unknown platform {platform!r}; known: {known}") from None
+    return rule(text)
+
+
+def is_http_url(value: str | None) -> bool:
+    """True for an absolute http(s) URL without whitespace: the only links we publish."""
+    return bool(value) and _HTTP_URL.fullmatch(value or "") is not None
+
+
+def single_line(text: str) -> str:
+    """Every kind of line break (CRLF, lone CR, NEL, U+2028…) becomes a space, control
+    characters go, runs of whitespace collapse: safe for a header or a one-line title."""
+    text = _SPACES.sub(" ", _LINE_BREAKS.sub(" ", text))
+    return str(_SPACES.sub(" ", _CONTROL.sub("", text))).strip()
+
+
+def cut_points(text: str) -> list[int]:
+    """Code-point offsets where ``text`` may be cut without splitting a word, URL, hashtag
+    or grapheme cluster, in increasing order (``len(text)`` excluded)."""
+    points: list[int] = []
+    token_start = 0
+    previous: str | None = None
+    for match in _GRAPHEME.finditer(text):
+        cluster, start = match.group(), match.start()
+        if cluster.isspace():
+            if previous is not None and not previous.isspace():
+                points.append(start)
+        else:
+            if previous is None or previous.isspace():
+                token_start = start
+            elif _splits_unspaced_script(text, token_start, previous, cluster):
+                points.append(start)
+        previous = cluster
+    return points
+
+
+def _splits_unspaced_script(text: str, token_start: int, before: str, after: str) -> bool:
+    if text.startswith(("#", "@"), token_start) or _URL.match(text, token_start):
+        return False
+    return bool(_UNSPACED_SCRIPT.match(before) or _UNSPACED_SCRIPT.match(after))
+
+
+def ellipsize(prefix: str) -> str:
+    """Close a cut-off prefix with an ellipsis, never glued to a URL (it would join the link)."""
+    prefix = prefix.rstrip()
+    while prefix and prefix[-1] in _TRAILING_PUNCTUATION:
+        prefix = prefix[:-1].rstrip()
+    if not prefix:
+        return ""
+    last_token = prefix.rsplit(None, 1)[-1]
+    separator = " " if _URL.match(last_token) else ""
+    return prefix + separator + ELLIPSIS
+
+
+def shorten(text: str, accept: Callable[[str], bool]) -> str | None:
+    """``text`` itself if accepted, else the longest accepted cut of it ending in ``…``;
+    None when not even the first word fits. ``accept`` is checked on every answer."""
+    if accept(text):
+        return text
+    candidates = [c for c in (ellipsize(text[:p]) for p in cut_points(text)) if c]
+    best: str | None = None
+    low, high = 0, len(candidates) - 1
+    while low <= high:
+        middle = (low + high) // 2
+        if accept(candidates[middle]):
+            best = candidates[middle]
+            low = middle + 1
+        else:
+            high = middle - 1
+    return best
+
+
+def truncate(text: str, max_graphemes: int) -> str:
+    """At most ``max_graphemes``, cut at a word and marked with ``…`` when cut."""
+    return shorten(text, lambda candidate: graphemes(candidate) <= max_graphemes) or ""
+
+
+_BLOCKS = frozenset(
+    {
+        "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote",
+        "figure", "figcaption", "table", "tr", "section", "article", "header", "footer", "pre",
+        "hr", "dl", "dt", "dd", "address",
+    }
+)  # fmt: skip
+_SKIPPED = frozenset({"script", "style", "head", "title", "template"})
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[str] = []
+        self.current: list[str] = []
+        self.links: list[tuple[str | None, int]] = []
+        self.skipping = 0
+
+    def flush(self) -> None:
+        lines = (_SPACES.sub(" ", line).strip() for line in "".join(self.current).split("\n"))
+        block = "\n".join(line for line in lines if line)
+        if block:
+            self.blocks.append(block)
+        self.current = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED:
+            self.skipping += 1
+        elif tag in _BLOCKS:
+            self.flush()
+            if tag == "li":
+                self.current.append("- ")
+        elif tag == "br":
+            self.current.append("\n")
+        elif tag == "a":
+            href = dict(attrs).get("href")
+            self.links.append((href, len(self.current)))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self.current.append("\n")
+        elif tag in _BLOCKS:
+            self.flush()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED:
+            self.skipping = max(0, self.skipping - 1)
+        elif tag in _BLOCKS:
+            self.flush()
+        elif tag == "a" and self.links:
+            href, start = self.links.pop()
+            label = "".join(self.current[start:]).strip()
+            if href and is_http_url(href) and href != label:
+                self.current.append(f" ({href})" if label else href)
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.current.append(data.replace("\n", " "))
+
+
+def html_to_text(markup: str) -> str:
+    """Plain text for an email's text part: blocks separated by blank lines, links as
+    ``text (url)``, list items as ``- item``."""
+    extractor = _TextExtractor()
+    extractor.feed(markup)
+    extractor.close()
+    extractor.flush()
+    return "\n\n".join(extractor.blocks)

@@ -1,0 +1,198 @@
+"""Counting rules, shortening and flattening, checked against hand-counted tables."""
+
+from __future__ import annotations
+
+import pytest
+
+from distributor.rendering.text import (
+    MEASURES,
+    bluesky_length,
+    cut_points,
+    graphemes,
+    html_to_text,
+    is_http_url,
+    mastodon_length,
+    measure,
+    single_line,
+    truncate,
+)
+
+FAMILY = "👨\u200d👩\u200d👧\u200d👦"
+SWISS_FLAG = "🇨🇭"
+THUMB_MEDIUM = "👍🏽"
+E_ACUTE_COMBINING = "e\u0301"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", 0),
+        ("abc", 3),
+        (FAMILY, 1),
+        (SWISS_FLAG, 1),
+        (SWISS_FLAG + "🇫🇷", 2),
+        (THUMB_MEDIUM, 1),
+        (E_ACUTE_COMBINING, 1),
+        ("a\u0301\u0302\u0303", 1),
+        ("日本語", 3),
+        ("\r\n", 1),
+    ],
+)
+def test_graphemes_counts_user_perceived_characters(text: str, expected: int) -> None:
+    assert graphemes(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("https://example.com", 23),
+        ("http://a.co", 23),
+        ("see https://example.com/a/very/long/path/that/is/much/longer/than/23", 4 + 23),
+        ("https://example.com.", 24),
+        ("(https://example.com/page)", 25),
+        ("https://en.wikipedia.org/wiki/Geneva_(city)", 23),
+        ("example.com", 11),
+        ("https://localhost/abc", 21),
+        ("http://10.0.0.1/x", 17),
+        ("@alice@mastodon.social", 6),
+        ("Hi @alice@example.org!", 10),
+        ("@bob", 4),
+        (f"{FAMILY} https://x.org", 1 + 1 + 23),
+        (f"{SWISS_FLAG}{E_ACUTE_COMBINING}日本", 4),
+        ("a https://x.org b https://y.org", 1 + 1 + 23 + 3 + 23),
+    ],
+)
+def test_mastodon_length_counts_urls_as_23_and_mentions_without_domain(
+    text: str, expected: int
+) -> None:
+    assert mastodon_length(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("https://example.com", (19, 19)),
+        ("abc", (3, 3)),
+        (FAMILY, (1, 25)),
+        (SWISS_FLAG, (1, 8)),
+        (THUMB_MEDIUM, (1, 8)),
+        (E_ACUTE_COMBINING, (1, 3)),
+        ("é", (1, 2)),
+        ("日本語", (3, 9)),
+    ],
+)
+def test_bluesky_length_counts_graphemes_and_utf8_bytes(
+    text: str, expected: tuple[int, int]
+) -> None:
+    assert bluesky_length(text) == expected
+
+
+def test_bluesky_rejects_a_text_under_300_graphemes_but_over_3000_bytes() -> None:
+    result = measure("bluesky", FAMILY * 150)
+    assert result.length == 150
+    assert not result.fits
+    assert "3750/3000" in result.detail
+
+
+def test_bluesky_accepts_300_cjk_graphemes() -> None:
+    result = measure("bluesky", "日" * 300)
+    assert (result.length, result.limit, result.fits) == (300, 300, True)
+
+
+def test_mastodon_fits_a_long_url_that_counts_only_23() -> None:
+    text = "x" * 476 + " https://example.com/" + "p" * 600
+    assert measure("mastodon", text).fits
+    assert measure("mastodon", "y" + text).fits is False
+
+
+def test_measure_names_known_platforms_for_an_unknown_one() -> None:
+    with pytest.raises(ValueError, match="bluesky"):
+        measure("myspace", "hi")
+
+
+def test_every_platform_has_a_measure() -> None:
+    assert {"mastodon", "bluesky", "outbox"} <= MEASURES.keys()
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "one\r\ntwo",
+        "one\rtwo",
+        "one\ntwo",
+        "one\u2028two",
+        "one\u2029two",
+        "one\x85two",
+        "one\x0btwo",
+        "one\x0ctwo",
+        "one\ttwo",
+        "one \r\n\r\n  two",
+    ],
+)
+def test_single_line_turns_every_line_break_into_one_space(title: str) -> None:
+    assert single_line(title) == "one two"
+
+
+def test_single_line_drops_control_characters_but_keeps_joiners() -> None:
+    assert single_line(f"a\x00b\x1bc\x7f {FAMILY}") == f"abc {FAMILY}"
+
+
+def test_truncate_cuts_at_a_word_and_marks_the_cut() -> None:
+    assert truncate("Hello, wonderful world of things", 20) == "Hello, wonderful…"
+    assert truncate("short", 20) == "short"
+
+
+def test_truncate_never_splits_an_emoji_sequence() -> None:
+    assert truncate(f"a {FAMILY}{FAMILY}{FAMILY} b", 4) == "a…"
+
+
+def test_truncate_cuts_text_without_spaces_between_cjk_characters() -> None:
+    assert truncate("日本語のテキストです", 5) == "日本語の…"
+
+
+def test_cut_points_never_fall_inside_a_url_or_hashtag() -> None:
+    text = "日本 https://x.org/日本語 #日本語"
+    points = cut_points(text)
+    assert points == [1, 2, text.index(" #")]
+
+
+def test_truncate_does_not_glue_the_ellipsis_to_a_url() -> None:
+    assert truncate("see https://example.org/page and more words", 32) == (
+        "see https://example.org/page …"
+    )
+
+
+def test_html_to_text_separates_paragraphs_and_spells_out_links() -> None:
+    html = (
+        '<p>Read <a href="https://ishr.ch/a">our report</a> &amp; more.</p>\n'
+        "<p>Second\n   paragraph<br>new line</p><script>alert(1)</script>"
+        "<ul><li>one</li><li>two</li></ul>"
+        '<p><a href="https://ishr.ch/b">https://ishr.ch/b</a></p>'
+    )
+    assert html_to_text(html) == (
+        "Read our report (https://ishr.ch/a) & more.\n\n"
+        "Second paragraph\nnew line\n\n"
+        "- one\n\n- two\n\n"
+        "https://ishr.ch/b"
+    )
+
+
+def test_html_to_text_leaves_template_syntax_alone() -> None:
+    assert html_to_text("<p>{{ 7*7 }}</p>") == "{{ 7*7 }}"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("https://ishr.ch/a", True),
+        ("http://ishr.ch", True),
+        ("javascript:alert(1)", False),
+        ("//ishr.ch/a", False),
+        ("/relative", False),
+        ("https://ishr.ch/a b", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_is_http_url_accepts_only_absolute_http_links(value: str | None, expected: bool) -> None:
+    assert is_http_url(value) is expected
