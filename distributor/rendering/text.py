@@ -17,6 +17,10 @@ ELLIPSIS = "…"
 MASTODON_URL_LENGTH = 23
 
 _GRAPHEME = regex.compile(r"\X")
+# Latin text and common punctuation: one code point is one grapheme and nothing joins, so
+# counting needs no segmentation (the slowest step of rendering otherwise). No CR (CRLF is one
+# grapheme), no combining marks (U+0300…), no joiners, no CJK or Thai.
+_SIMPLE = regex.compile(r"[\t\n\x20-\x7e\u00a0-\u02ff\u2010-\u2027\u2030-\u205e\u20ac]*+")
 
 # Close to twitter-text, which Mastodon uses: a URL needs an http(s) scheme and a host with a
 # letter TLD (twitter-text links neither "localhost" nor bare IPs, and those count in full), may
@@ -44,7 +48,9 @@ _TRAILING_PUNCTUATION = ",;:-–—([{/\\"
 
 
 def graphemes(s: str) -> int:
-    """Number of user-perceived characters (extended grapheme clusters)."""
+    """Grapheme clusters (user-perceived characters), as Mastodon and Bluesky count them."""
+    if _SIMPLE.fullmatch(s):
+        return len(s)
     return len(_GRAPHEME.findall(s))
 
 
@@ -157,6 +163,8 @@ def single_line(text: str) -> str:
 def cut_points(text: str) -> list[int]:
     """Code-point offsets where ``text`` may be cut without splitting a word, URL, hashtag
     or grapheme cluster, in increasing order (``len(text)`` excluded)."""
+    if _SIMPLE.fullmatch(text):
+        return [i for i in range(1, len(text)) if text[i].isspace() and not text[i - 1].isspace()]
     points: list[int] = []
     token_start = 0
     previous: str | None = None
@@ -192,11 +200,26 @@ def ellipsize(prefix: str) -> str:
     return prefix + separator + ELLIPSIS
 
 
-def shorten(text: str, accept: Callable[[str], bool]) -> str | None:
+def grapheme_prefix(text: str, count: int) -> str:
+    """The first ``count`` grapheme clusters of ``text``."""
+    if len(text) <= count:
+        return text
+    for index, match in enumerate(_GRAPHEME.finditer(text)):
+        if index == count:
+            return text[: match.start()]
+    return text
+
+
+def shorten(text: str, accept: Callable[[str], bool], *, bound: int | None = None) -> str | None:
     """``text`` itself if accepted, else the longest accepted cut of it ending in ``…``;
-    None when not even the first word fits. ``accept`` is checked on every answer."""
+    None when not even the first word fits. ``accept`` is checked on every answer.
+
+    ``bound``: no accepted answer is longer than this many graphemes, so cut points past it
+    need not be computed (long leads made this the slowest step of rendering)."""
     if accept(text):
         return text
+    if bound is not None:
+        text = grapheme_prefix(text, bound + 1)
     candidates = [c for c in (ellipsize(text[:p]) for p in cut_points(text)) if c]
     best: str | None = None
     low, high = 0, len(candidates) - 1
@@ -212,7 +235,7 @@ def shorten(text: str, accept: Callable[[str], bool]) -> str | None:
 
 def truncate(text: str, max_graphemes: int) -> str:
     """At most ``max_graphemes``, cut at a word and marked with ``…`` when cut."""
-    return shorten(text, lambda candidate: graphemes(candidate) <= max_graphemes) or ""
+    return shorten(text, lambda candidate: graphemes(candidate) <= max_graphemes, bound=max_graphemes) or ""
 
 
 _BLOCKS = frozenset(

@@ -1,0 +1,211 @@
+"""Benchmarks, each measured against a reference in the same process and run.
+
+- render: one article (email + every post) through our pipeline vs raw Jinja2 + mjml-python
+  on the same template (ratio = ours / reference time; goal <= 1.5)
+- fanout: a newsletter through the real path (ledger, personalisation, SMTP) vs plain smtplib
+  sending pre-built messages to the same local sink (ratio = our msgs/s / reference; goal >= 0.8)
+- memory: peak Python memory of a send at 10k and 100k recipients (ratio = 100k / 10k; goal ~1)
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import smtplib
+import statistics
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import mjml
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Sink
+
+from distributor import articles
+from distributor.domain import Article
+from distributor.ingest.plaintext import parse_plaintext
+from distributor.rendering.jinja import html_environment
+from tests.factories import SEED, approve_all, schedule_now, seed_setup, settings_for
+
+
+def emit(name: str, ours: float, reference: float, unit: str, ratio: float, **extra: Any) -> None:
+    print(json.dumps({"name": name, "ours": round(ours, 4), "reference": round(reference, 4),
+                      "unit": unit, "ratio": round(ratio, 3), **extra}), flush=True)
+
+
+def best_of(fn: Callable[[], None], *, rounds: int, number: int) -> float:
+    """Median seconds per call over ``rounds`` rounds of ``number`` calls."""
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - start) / number)
+    return statistics.median(times)
+
+
+def bench_render() -> None:
+    from distributor.config import Settings
+    from distributor.rendering import render_email, render_post
+
+    settings = Settings(data_dir=Path(tempfile.mkdtemp()))
+    article = parse_plaintext(SEED.read_text(encoding="utf-8"), base_url=settings.article_base_url)
+    context = articles.email_context(settings)
+
+    def ours() -> None:
+        render_email(article, context)
+        for platform in ("mastodon", "bluesky", "outbox"):
+            render_post(article, platform, templates_dir=settings.templates_dir)
+
+    template = html_environment(settings.templates_dir).get_template("email/newsletter.mjml.j2")
+    variables = _reference_variables(article)
+
+    def reference() -> None:
+        mjml.mjml2html(template.render(variables))
+
+    for fn in (ours, reference):
+        fn()
+    ours_s = best_of(ours, rounds=5, number=100)
+    ref_s = best_of(reference, rounds=5, number=100)
+    emit("render_article", ours_s * 1000, ref_s * 1000, "ms", ours_s / ref_s, goal="<= 1.5")
+
+
+def _reference_variables(article: Article) -> dict[str, Any]:
+    from markupsafe import Markup
+
+    return {
+        "lang": "en", "subject": article.title, "preheader": article.lead[:140],
+        "org_name": "ISHR", "postal_address": "Geneva", "unsubscribe_url": "%%UNSUBSCRIBE_URL%%",
+        "preferences_url": "%%PREFERENCES_URL%%",
+        "article": {
+            "title": article.title, "lead": article.lead, "category": article.categories[0],
+            "image": None, "image_credit": article.image.credit if article.image else None,
+            "body": Markup(article.body_html), "body_text": "", "url": article.url,
+            "pdf_url": article.pdf_url,
+            "related": [{"title": r.title, "summary": r.summary, "url": r.url} for r in article.related],
+        },
+    }
+
+
+class SmtpSink:
+    def __init__(self) -> None:
+        from tests.peers.redis import free_port
+
+        self.port = free_port()
+        self.controller = Controller(Sink(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+def _newsletter(recipients: int, sink: SmtpSink, workdir: Path) -> Any:
+    from distributor.storage import Database
+
+    db = Database(f"sqlite:///{workdir / 'bench.db'}")
+    db.migrate()
+    settings = settings_for(db.url, workdir, email_batch_size=200)
+    setup = seed_setup(db, settings, subscribers=recipients, social=[],
+                       email={"list": "news", "transport": "smtp", "host": "127.0.0.1",
+                              "port": sink.port, "starttls": False})
+    approve_all(setup)
+    schedule_now(setup)
+    return setup
+
+
+def _send_everything(setup: Any) -> int:
+    from datetime import timedelta
+
+    from distributor import delivery as ledger
+    from distributor.sending import Sender
+    from distributor.storage.tables import utcnow
+
+    sender = Sender(setup.db, setup.settings)
+    sent = 0
+    while True:
+        with setup.db.session() as session:
+            jobs = ledger.dispatch(session, now=utcnow(), lease=timedelta(minutes=5), limit=2000, batch=200)
+        if not jobs:
+            return sent
+        for job in jobs:
+            sent += sender.send_email_batch(list(job.delivery_ids)).get("sent", 0)
+
+
+def bench_fanout(recipients: int) -> None:
+    from distributor.mail import MessageTemplate
+    from distributor.sending import email_from_payload
+
+    sink = SmtpSink()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            setup = _newsletter(recipients, sink, Path(tmp))
+            start = time.perf_counter()
+            sent = _send_everything(setup)
+            ours = sent / (time.perf_counter() - start)
+            with setup.db.session() as session:
+                from sqlalchemy import select
+
+                from distributor.storage import tables as t
+
+                payload = session.scalars(select(t.Rendition.payload).join(t.Channel).where(t.Channel.kind == "email")).one()
+            template = MessageTemplate.build(email_from_payload(payload), sender="ISHR <news@ishr.example>",
+                                             list_id="news.ishr.example", message_id_domain="ishr.example")
+            prebuilt = [
+                template.personalise(to_email=f"reader{n:05d}@example.org", to_name="", message_id=f"ref-{n}",
+                                     unsubscribe_url="https://x.example/u/t", preferences_url="https://x.example/p/t")
+                for n in range(recipients)
+            ]
+            start = time.perf_counter()
+            with smtplib.SMTP("127.0.0.1", sink.port) as smtp:
+                for n, raw in enumerate(prebuilt):
+                    smtp.sendmail("news@ishr.example", [f"reader{n:05d}@example.org"], raw)
+            reference = recipients / (time.perf_counter() - start)
+    finally:
+        sink.stop()
+    emit("newsletter_fanout", ours, reference, "msgs/s", ours / reference, recipients=recipients, goal=">= 0.8")
+
+
+def peak_memory_mb(recipients: int) -> float:
+    sink = SmtpSink()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            setup = _newsletter(recipients, sink, Path(tmp))
+            gc.collect()
+            tracemalloc.start()
+            _send_everything(setup)
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+    finally:
+        sink.stop()
+    return peak / 1e6
+
+
+def bench_memory(small: int, large: int) -> None:
+    at_small = peak_memory_mb(small)
+    at_large = peak_memory_mb(large)
+    emit("send_peak_memory", at_large, at_small, "MB", at_large / at_small,
+         small=small, large=large, goal="flat (ratio ~1)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", choices=["render", "fanout", "memory"], action="append")
+    parser.add_argument("--fanout-recipients", type=int, default=2000)
+    parser.add_argument("--memory-small", type=int, default=10_000)
+    parser.add_argument("--memory-large", type=int, default=100_000)
+    args = parser.parse_args()
+    chosen = args.only or ["render", "fanout", "memory"]
+    if "render" in chosen:
+        bench_render()
+    if "fanout" in chosen:
+        bench_fanout(args.fanout_recipients)
+    if "memory" in chosen:
+        bench_memory(args.memory_small, args.memory_large)
+
+
+if __name__ == "__main__":
+    main()
