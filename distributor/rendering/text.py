@@ -44,6 +44,7 @@ _UNSPACED_SCRIPT = regex.compile(
 _LINE_BREAKS = regex.compile(r"\r\n|[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]")
 _CONTROL = regex.compile(r"\p{Cc}")
 _SPACES = regex.compile(r"\s+")
+_NEEDS_FLATTENING = regex.compile(r"[^\S ]|  |\p{Cc}")
 _TRAILING_PUNCTUATION = ",;:-–—([{/\\"
 
 
@@ -156,6 +157,8 @@ def is_http_url(value: str | None) -> bool:
 def single_line(text: str) -> str:
     """Every kind of line break (CRLF, lone CR, NEL, U+2028…) becomes a space, control
     characters go, runs of whitespace collapse: safe for a header or a one-line title."""
+    if _NEEDS_FLATTENING.search(text) is None:
+        return text.strip()
     text = _SPACES.sub(" ", _LINE_BREAKS.sub(" ", text))
     return str(_SPACES.sub(" ", _CONTROL.sub("", text))).strip()
 
