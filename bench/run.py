@@ -33,8 +33,19 @@ from tests.factories import SEED, approve_all, schedule_now, seed_setup, setting
 
 
 def emit(name: str, ours: float, reference: float, unit: str, ratio: float, **extra: Any) -> None:
-    print(json.dumps({"name": name, "ours": round(ours, 4), "reference": round(reference, 4),
-                      "unit": unit, "ratio": round(ratio, 3), **extra}), flush=True)
+    print(
+        json.dumps(
+            {
+                "name": name,
+                "ours": round(ours, 4),
+                "reference": round(reference, 4),
+                "unit": unit,
+                "ratio": round(ratio, 3),
+                **extra,
+            }
+        ),
+        flush=True,
+    )
 
 
 def best_of(fn: Callable[[], None], *, rounds: int, number: int) -> float:
@@ -78,15 +89,26 @@ def _reference_variables(article: Article) -> dict[str, Any]:
     from markupsafe import Markup
 
     return {
-        "lang": "en", "subject": article.title, "preheader": article.lead[:140],
-        "org_name": "ISHR", "postal_address": "Geneva", "unsubscribe_url": "%%UNSUBSCRIBE_URL%%",
+        "lang": "en",
+        "subject": article.title,
+        "preheader": article.lead[:140],
+        "org_name": "ISHR",
+        "postal_address": "Geneva",
+        "unsubscribe_url": "%%UNSUBSCRIBE_URL%%",
         "preferences_url": "%%PREFERENCES_URL%%",
         "article": {
-            "title": article.title, "lead": article.lead, "category": article.categories[0],
-            "image": None, "image_credit": article.image.credit if article.image else None,
-            "body": Markup(article.body_html), "body_text": "", "url": article.url,
+            "title": article.title,
+            "lead": article.lead,
+            "category": article.categories[0],
+            "image": None,
+            "image_credit": article.image.credit if article.image else None,
+            "body": Markup(article.body_html),
+            "body_text": "",
+            "url": article.url,
             "pdf_url": article.pdf_url,
-            "related": [{"title": r.title, "summary": r.summary, "url": r.url} for r in article.related],
+            "related": [
+                {"title": r.title, "summary": r.summary, "url": r.url} for r in article.related
+            ],
         },
     }
 
@@ -109,9 +131,19 @@ def _newsletter(recipients: int, sink: SmtpSink, workdir: Path) -> Any:
     db = Database(f"sqlite:///{workdir / 'bench.db'}")
     db.migrate()
     settings = settings_for(db.url, workdir, email_batch_size=200)
-    setup = seed_setup(db, settings, subscribers=recipients, social=[],
-                       email={"list": "news", "transport": "smtp", "host": "127.0.0.1",
-                              "port": sink.port, "starttls": False})
+    setup = seed_setup(
+        db,
+        settings,
+        subscribers=recipients,
+        social=[],
+        email={
+            "list": "news",
+            "transport": "smtp",
+            "host": "127.0.0.1",
+            "port": sink.port,
+            "starttls": False,
+        },
+    )
     approve_all(setup)
     schedule_now(setup)
     return setup
@@ -128,7 +160,9 @@ def _send_everything(setup: Any) -> int:
     sent = 0
     while True:
         with setup.db.session() as session:
-            jobs = ledger.dispatch(session, now=utcnow(), lease=timedelta(minutes=5), limit=2000, batch=200)
+            jobs = ledger.dispatch(
+                session, now=utcnow(), lease=timedelta(minutes=5), limit=2000, batch=200
+            )
         if not jobs:
             return sent
         for job in jobs:
@@ -151,12 +185,23 @@ def bench_fanout(recipients: int) -> None:
 
                 from distributor.storage import tables as t
 
-                payload = session.scalars(select(t.Rendition.payload).join(t.Channel).where(t.Channel.kind == "email")).one()
-            template = MessageTemplate.build(email_from_payload(payload), sender="ISHR <news@ishr.example>",
-                                             list_id="news.ishr.example", message_id_domain="ishr.example")
+                payload = session.scalars(
+                    select(t.Rendition.payload).join(t.Channel).where(t.Channel.kind == "email")
+                ).one()
+            template = MessageTemplate.build(
+                email_from_payload(payload),
+                sender="ISHR <news@ishr.example>",
+                list_id="news.ishr.example",
+                message_id_domain="ishr.example",
+            )
             prebuilt = [
-                template.personalise(to_email=f"reader{n:05d}@example.org", to_name="", message_id=f"ref-{n}",
-                                     unsubscribe_url="https://x.example/u/t", preferences_url="https://x.example/p/t")
+                template.personalise(
+                    to_email=f"reader{n:05d}@example.org",
+                    to_name="",
+                    message_id=f"ref-{n}",
+                    unsubscribe_url="https://x.example/u/t",
+                    preferences_url="https://x.example/p/t",
+                )
                 for n in range(recipients)
             ]
             start = time.perf_counter()
@@ -166,7 +211,15 @@ def bench_fanout(recipients: int) -> None:
             reference = recipients / (time.perf_counter() - start)
     finally:
         sink.stop()
-    emit("newsletter_fanout", ours, reference, "msgs/s", ours / reference, recipients=recipients, goal=">= 0.8")
+    emit(
+        "newsletter_fanout",
+        ours,
+        reference,
+        "msgs/s",
+        ours / reference,
+        recipients=recipients,
+        goal=">= 0.8",
+    )
 
 
 def peak_memory_mb(recipients: int) -> float:
@@ -187,8 +240,16 @@ def peak_memory_mb(recipients: int) -> float:
 def bench_memory(small: int, large: int) -> None:
     at_small = peak_memory_mb(small)
     at_large = peak_memory_mb(large)
-    emit("send_peak_memory", at_large, at_small, "MB", at_large / at_small,
-         small=small, large=large, goal="flat (ratio ~1)")
+    emit(
+        "send_peak_memory",
+        at_large,
+        at_small,
+        "MB",
+        at_large / at_small,
+        small=small,
+        large=large,
+        goal="flat (ratio ~1)",
+    )
 
 
 def main() -> None:

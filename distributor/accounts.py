@@ -48,7 +48,9 @@ def add_user(
     )
     session.add(user)
     session.flush()
-    session.add(t.AuditEvent(user_id=user.id, action="user_add", detail={"email": email, "role": role}))
+    session.add(
+        t.AuditEvent(user_id=user.id, action="user_add", detail={"email": email, "role": role})
+    )
     return user, token
 
 

@@ -56,7 +56,9 @@ def decide(
     if decision == APPROVE:
         require_role(user, Role.APPROVER, Role.ADMIN)
         if rendition.error:
-            raise ApprovalError(f"cannot approve a rendition that failed to render: {rendition.error}")
+            raise ApprovalError(
+                f"cannot approve a rendition that failed to render: {rendition.error}"
+            )
     else:
         require_role(user, Role.EDITOR, Role.APPROVER, Role.ADMIN)
     approval = t.Approval(

@@ -78,7 +78,9 @@ def store_article(session: Session, article: Article, *, source: str) -> Stored:
     return Stored(row, created=False, changed=True)
 
 
-def render_for_channel(article: Article, channel: t.Channel, settings: Settings) -> dict[str, Any] | RenderError:
+def render_for_channel(
+    article: Article, channel: t.Channel, settings: Settings
+) -> dict[str, Any] | RenderError:
     from distributor import rendering
 
     if channel.kind == EMAIL_KIND:
@@ -102,7 +104,9 @@ def render_renditions(session: Session, row: t.Article, settings: Settings) -> l
     """(Re)render the article for every enabled channel. A changed rendition voids its approvals."""
     article = Article.from_dict(row.data)
     renditions: list[t.Rendition] = []
-    for channel in session.scalars(select(t.Channel).where(t.Channel.enabled.is_(True)).order_by(t.Channel.id)):
+    for channel in session.scalars(
+        select(t.Channel).where(t.Channel.enabled.is_(True)).order_by(t.Channel.id)
+    ):
         result = render_for_channel(article, channel, settings)
         payload = None if isinstance(result, RenderError) else result
         error = str(result) if isinstance(result, RenderError) else None
@@ -133,7 +137,9 @@ def render_renditions(session: Session, row: t.Article, settings: Settings) -> l
     return renditions
 
 
-def ingest_articles(session: Session, articles: list[Article], *, source: str, settings: Settings) -> list[Stored]:
+def ingest_articles(
+    session: Session, articles: list[Article], *, source: str, settings: Settings
+) -> list[Stored]:
     stored: list[Stored] = []
     for article in articles:
         result = store_article(session, article, source=source)

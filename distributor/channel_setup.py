@@ -44,7 +44,9 @@ def add_channel(
     secret_key: str,
 ) -> t.Channel:
     if kind not in ALL_KINDS:
-        raise ChannelSetupError(f"unknown channel kind {kind!r}; known: {', '.join(sorted(ALL_KINDS))}")
+        raise ChannelSetupError(
+            f"unknown channel kind {kind!r}; known: {', '.join(sorted(ALL_KINDS))}"
+        )
     if session.scalars(select(t.Channel).where(t.Channel.name == name)).first():
         raise ChannelSetupError(f"a channel named {name!r} already exists")
     policy = SchedulePolicy.from_dict(schedule or {})
@@ -59,7 +61,11 @@ def add_channel(
 
                 smtp = seal_config(
                     SmtpConfig.model_validate(
-                        {k: v for k, v in email.model_dump().items() if k not in {"list", "transport"}}
+                        {
+                            k: v
+                            for k, v in email.model_dump().items()
+                            if k not in {"list", "transport"}
+                        }
                     ),
                     secret_key,
                 )

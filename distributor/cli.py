@@ -35,12 +35,20 @@ console = Console()
 err = Console(stderr=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-AsOpt = Annotated[str, typer.Option("--as", help="Act as this user (default: DISTRIBUTOR_ACTING_USER).")]
-ChannelOpt = Annotated[list[str] | None, typer.Option("--channel", help="Only this channel (repeatable).")]
+AsOpt = Annotated[
+    str, typer.Option("--as", help="Act as this user (default: DISTRIBUTOR_ACTING_USER).")
+]
+ChannelOpt = Annotated[
+    list[str] | None, typer.Option("--channel", help="Only this channel (repeatable).")
+]
 
 
 class Failure(Exception):
     """A problem the person can fix; printed without a traceback."""
+
+
+def add_row(table: Table, *values: object) -> None:
+    table.add_row(*("" if v is None else str(v) for v in values))
 
 
 def emit(data: Any, as_json: bool, table: Table | None = None) -> None:
@@ -88,14 +96,16 @@ def ingest(
     ]
     table = Table("id", "status", "title")
     for row in rows:
-        table.add_row(str(row["id"]), row["status"], row["title"])
+        add_row(table, str(row["id"]), row["status"], row["title"])
     emit(rows, as_json, table)
 
 
 @app.command()
 def preview(
     source: Annotated[str, typer.Argument(help="A file or URL; nothing is stored.")],
-    platform: Annotated[list[str], typer.Option("--platform", "-p", help="email, mastodon, bluesky…")],
+    platform: Annotated[
+        list[str], typer.Option("--platform", "-p", help="email, mastodon, bluesky…")
+    ],
     url: Annotated[str | None, typer.Option(help="Canonical URL for a plain-text article.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -124,11 +134,17 @@ def preview(
         if "error" in item:
             err.print(f"[red]render error:[/red] {item['error']}")
         elif item["platform"] == "email":
-            console.print(f"[bold]Subject:[/bold] {item['subject']}\n[bold]Preheader:[/bold] {item['preheader']}\n")
+            console.print(
+                f"[bold]Subject:[/bold] {item['subject']}\n"
+                f"[bold]Preheader:[/bold] {item['preheader']}\n"
+            )
             console.print(item["text"], markup=False, highlight=False)
         else:
             console.print(item["text"], markup=False, highlight=False)
-            console.print(f"[dim]{item['length']}/{item['limit']}[/dim] " + " ".join(f"[yellow]⚠ {w}[/yellow]" for w in item.get("warnings", [])))
+            console.print(
+                f"[dim]{item['length']}/{item['limit']}[/dim] "
+                + " ".join(f"[yellow]⚠ {w}[/yellow]" for w in item.get("warnings", []))
+            )
 
 
 @app.command()
@@ -174,7 +190,8 @@ def list_articles(as_json: JsonOpt = False, limit: int = 50) -> None:
         ]
     table = Table("id", "title", "deliveries")
     for d in data:
-        table.add_row(str(d["id"]), d["title"], ", ".join(f"{k}: {v}" for k, v in d["deliveries"].items()))
+        counts: dict[str, int] = d["deliveries"]  # type: ignore[assignment]
+        add_row(table, d["id"], d["title"], ", ".join(f"{k}: {v}" for k, v in counts.items()))
     emit(data, as_json, table)
 
 
@@ -223,11 +240,15 @@ def show(article: str, as_json: JsonOpt = False) -> None:
             console.print(f"  {payload.get('text')}", markup=False, highlight=False)
 
 
-def _decide(article: str, decision: str, user: str, channels: list[str] | None, comment: str) -> None:
+def _decide(
+    article: str, decision: str, user: str, channels: list[str] | None, comment: str
+) -> None:
     with unit_of_work() as session:
         row = articles.get_article(session, article)
         who = acting_user(session, user)
-        made = services.decide_article(session, row, who, decision, channel_names=channels, comment=comment)
+        made = services.decide_article(
+            session, row, who, decision, channel_names=channels, comment=comment
+        )
     for d in made:
         console.print(f"{d.channel}: {d.decision}d ({d.content_hash[:12]})")
 
@@ -259,7 +280,11 @@ def edit(
     text: str | None = None,
 ) -> None:
     """Edit a rendition (email subject/preheader, post text). Voids its approval."""
-    changes = {k: v for k, v in {"subject": subject, "preheader": preheader, "text": text}.items() if v is not None}
+    changes = {
+        k: v
+        for k, v in {"subject": subject, "preheader": preheader, "text": text}.items()
+        if v is not None
+    }
     if not changes:
         raise Failure("nothing to change: give --subject, --preheader or --text")
     with unit_of_work() as session:
@@ -283,7 +308,9 @@ def schedule(
     channel: ChannelOpt = None,
     now: Annotated[bool, typer.Option("--now", help="Send as soon as possible.")] = False,
     at: Annotated[str | None, typer.Option(help="Local time, e.g. '2026-11-29 09:00'.")] = None,
-    next_slot: Annotated[bool, typer.Option("--next-slot", help="The channel's next free slot.")] = False,
+    next_slot: Annotated[
+        bool, typer.Option("--next-slot", help="The channel's next free slot.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Create the deliveries of the approved renditions (default: each channel's policy)."""
@@ -313,7 +340,7 @@ def schedule(
     ]
     table = Table("channel", "deliveries", f"from ({zone.key})")
     for d in data:
-        table.add_row(d["channel"], str(d["deliveries"]), d["not_before_local"])
+        add_row(table, d["channel"], str(d["deliveries"]), d["not_before_local"])
     emit(data, as_json, table)
 
 
@@ -359,8 +386,13 @@ def deliveries(
         counts = delivery.counts_by_state(session, article_id)
     table = Table("id", "channel", "target", "state", "tries", "remote / error", title=str(counts))
     for d in data:
-        table.add_row(
-            str(d["id"]), str(d["channel"]), d["target"], d["state"], str(d["attempts"]),
+        add_row(
+            table,
+            str(d["id"]),
+            str(d["channel"]),
+            d["target"],
+            d["state"],
+            str(d["attempts"]),
             d["remote_url"] or d["remote_id"] or d["last_error"] or "",
         )
     emit(data, as_json, table)
@@ -379,7 +411,9 @@ def resolve(
         raise Failure("say --sent or --resend")
     with unit_of_work() as session:
         who = acting_user(session, user)
-        row = delivery.resolve_unknown(session, delivery_id, sent=sent, remote_url=url, user_id=who.id, now=utcnow())
+        row = delivery.resolve_unknown(
+            session, delivery_id, sent=sent, remote_url=url, user_id=who.id, now=utcnow()
+        )
         console.print(f"delivery {row.id}: {row.state}")
 
 
@@ -394,7 +428,9 @@ def send_due(as_json: JsonOpt = False) -> None:
         task = progress.add_task("sending", total=total)
         for job in jobs:
             if job.kind == "email":
-                result = sender.send_email_batch(list(job.delivery_ids), progress=lambda n: progress.advance(task, n))
+                result = sender.send_email_batch(
+                    list(job.delivery_ids), progress=lambda n: progress.advance(task, n)
+                )
             else:
                 result = {sender.send_post(job.delivery_ids[0]): 1}
                 progress.advance(task, 1)
@@ -449,7 +485,9 @@ def user_add(
 def channel_add(
     name: str,
     kind: Annotated[str, typer.Option(help="email, mastodon, bluesky or outbox")],
-    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="key=value (repeatable)")] = None,
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-o", help="key=value (repeatable)")
+    ] = None,
     slots: Annotated[str | None, typer.Option(help="Daily local times, e.g. 09:00,13:00")] = None,
     spacing: Annotated[int, typer.Option(help="Minimum minutes between sends")] = 0,
     window_hours: Annotated[float, typer.Option(help="How late a send may still go out")] = 24.0,
@@ -463,11 +501,21 @@ def channel_add(
         if not sep:
             raise Failure(f"--option {item!r}: expected key=value")
         options[key.strip()] = _coerce(value)
-    schedule = {"mode": "slots" if slots else "immediate", "slots": (slots or "").split(",") if slots else [],
-                "min_spacing_minutes": spacing, "window_hours": window_hours}
+    schedule = {
+        "mode": "slots" if slots else "immediate",
+        "slots": (slots or "").split(",") if slots else [],
+        "min_spacing_minutes": spacing,
+        "window_hours": window_hours,
+    }
     with unit_of_work() as session:
-        row = add_channel(session, name=name, kind=kind, options=options, schedule=schedule,
-                          secret_key=get_settings().secret_key.get_secret_value())
+        row = add_channel(
+            session,
+            name=name,
+            kind=kind,
+            options=options,
+            schedule=schedule,
+            secret_key=get_settings().secret_key.get_secret_value(),
+        )
         for article_row in session.scalars(select(t.Article)):
             articles.render_renditions(session, article_row, get_settings())
         console.print(f"channel {row.name} ({row.kind}) added")
@@ -489,18 +537,27 @@ def channel_list(as_json: JsonOpt = False) -> None:
     """Connected channels and their status."""
     with unit_of_work() as session:
         data = [
-            {"id": c.id, "name": c.name, "kind": c.kind, "status": c.status, "detail": c.status_detail,
-             "enabled": c.enabled, "schedule": c.schedule}
+            {
+                "id": c.id,
+                "name": c.name,
+                "kind": c.kind,
+                "status": c.status,
+                "detail": c.status_detail,
+                "enabled": c.enabled,
+                "schedule": c.schedule,
+            }
             for c in session.scalars(select(t.Channel).order_by(t.Channel.id))
         ]
     table = Table("id", "name", "kind", "status")
     for d in data:
-        table.add_row(str(d["id"]), d["name"], d["kind"], d["status"])
+        add_row(table, str(d["id"]), d["name"], d["kind"], d["status"])
     emit(data, as_json, table)
 
 
 @subscriber_app.command("add")
-def subscriber_add(email: str, list_name: Annotated[str, typer.Option("--list")], name: str = "") -> None:
+def subscriber_add(
+    email: str, list_name: Annotated[str, typer.Option("--list")], name: str = ""
+) -> None:
     """Subscribe one address to a list."""
     from distributor.subscribers import get_or_create_list, subscribe
 
@@ -522,18 +579,26 @@ def subscriber_import(
         raise Failure(f"cannot read {csv_file}: {error.strerror}") from None
     with unit_of_work() as session:
         report = import_csv(session, get_or_create_list(session, list_name), text)
-    data = {"added": report.added, "already": report.already,
-            "rejected": [{"line": n, "value": v, "reason": r} for n, v, r in report.rejected]}
+    data = {
+        "added": report.added,
+        "already": report.already,
+        "rejected": [{"line": n, "value": v, "reason": r} for n, v, r in report.rejected],
+    }
     if as_json:
         emit(data, True)
         return
-    console.print(f"{report.added} added, {report.already} already subscribed, {len(report.rejected)} rejected")
+    console.print(
+        f"{report.added} added, {report.already} already subscribed, "
+        f"{len(report.rejected)} rejected"
+    )
     for n, v, r in report.rejected:
         err.print(f"  line {n}: {v!r}: {r}")
 
 
 @subscriber_app.command("list")
-def subscriber_list(list_name: Annotated[str, typer.Option("--list")], as_json: JsonOpt = False) -> None:
+def subscriber_list(
+    list_name: Annotated[str, typer.Option("--list")], as_json: JsonOpt = False
+) -> None:
     """Members of a list and their status."""
     with unit_of_work() as session:
         rows = session.execute(
@@ -546,7 +611,7 @@ def subscriber_list(list_name: Annotated[str, typer.Option("--list")], as_json: 
     data = [{"email": e, "status": s} for e, s in rows]
     table = Table("email", "status")
     for d in data:
-        table.add_row(d["email"], d["status"])
+        add_row(table, d["email"], d["status"])
     emit(data, as_json, table)
 
 
@@ -586,7 +651,15 @@ def main() -> None:
 
     try:
         app()
-    except (Failure, LookupError, ValueError, PermissionError, IngestError, ChannelSetupError, ScheduleError) as error:  # noqa: E501
+    except (
+        Failure,
+        LookupError,
+        ValueError,
+        PermissionError,
+        IngestError,
+        ChannelSetupError,
+        ScheduleError,
+    ) as error:
         err.print(f"[red]error:[/red] {error}")
         raise SystemExit(2) from None
 

@@ -13,7 +13,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    """Everything configurable, with defaults that run on one machine with nothing else installed."""
+    """Everything configurable; the defaults run on one machine with nothing else installed."""
 
     model_config = SettingsConfigDict(env_prefix="DISTRIBUTOR_", env_file=".env", extra="ignore")
 

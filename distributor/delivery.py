@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from distributor import approval
@@ -67,13 +68,15 @@ def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
     return timedelta(seconds=min(300, 15 * 2 ** max(0, attempts - 1)))
 
 
-def _lock(query: select, session: Session) -> select:  # type: ignore[type-arg]
+def _lock(query: Select[Any], session: Session) -> Select[Any]:
     if session.get_bind().dialect.name == "postgresql":
         return query.with_for_update(skip_locked=True)
     return query
 
 
-def dispatch(session: Session, *, now: datetime, lease: timedelta, limit: int, batch: int) -> list[Job]:
+def dispatch(
+    session: Session, *, now: datetime, lease: timedelta, limit: int, batch: int
+) -> list[Job]:
     """Claim due rows and group them into jobs. Safe to run twice at once: a row is claimed by
     one transaction only (SKIP LOCKED on PostgreSQL, the write lock on SQLite)."""
     expire_overdue(session, now=now)
@@ -92,7 +95,7 @@ def dispatch(session: Session, *, now: datetime, lease: timedelta, limit: int, b
         .limit(limit),
         session,
     )
-    ids = list(session.scalars(due))
+    ids: list[int] = list(session.scalars(due))
     if not ids:
         return []
     claimed = session.execute(
@@ -134,7 +137,9 @@ def expire_overdue(session: Session, *, now: datetime) -> int:
     return result.rowcount or 0  # type: ignore[attr-defined]
 
 
-def claim_for_send(session: Session, delivery_id: int, *, now: datetime, lease: timedelta) -> Claimed | None:
+def claim_for_send(
+    session: Session, delivery_id: int, *, now: datetime, lease: timedelta
+) -> Claimed | None:
     """Take a dispatched row, check the guard, and record the intent (state ``sending``).
 
     Returns None when the row is not ours to send (already taken, done, or held back); the
@@ -164,7 +169,11 @@ def claim_for_send(session: Session, delivery_id: int, *, now: datetime, lease: 
 
 
 def _guard(
-    session: Session, delivery: t.Delivery, rendition: t.Rendition, channel: t.Channel, now: datetime
+    session: Session,
+    delivery: t.Delivery,
+    rendition: t.Rendition,
+    channel: t.Channel,
+    now: datetime,
 ) -> tuple[S, str] | None:
     if is_paused(session):
         return S.PENDING, "held: sending is paused"
@@ -200,7 +209,9 @@ def _recipient_block(session: Session, delivery: t.Delivery, channel: t.Channel)
     return None
 
 
-def record_sent(session: Session, delivery_id: int, *, remote_id: str, url: str | None, now: datetime) -> None:
+def record_sent(
+    session: Session, delivery_id: int, *, remote_id: str, url: str | None, now: datetime
+) -> None:
     delivery = session.get(t.Delivery, delivery_id)
     assert delivery is not None
     delivery.state = S.SENT
@@ -209,7 +220,9 @@ def record_sent(session: Session, delivery_id: int, *, remote_id: str, url: str 
     delivery.lease_until = None
     delivery.last_error = None
     delivery.updated_at = now
-    session.add(t.Attempt(delivery_id=delivery_id, started_at=now, outcome="sent", detail=remote_id))
+    session.add(
+        t.Attempt(delivery_id=delivery_id, started_at=now, outcome="sent", detail=remote_id)
+    )
     session.add(
         t.AuditEvent(
             action="send",
@@ -244,7 +257,9 @@ def record_failure(
     delivery.lease_until = None
     delivery.last_error = message
     delivery.updated_at = now
-    session.add(t.Attempt(delivery_id=delivery_id, started_at=now, outcome=state.value, detail=message))
+    session.add(
+        t.Attempt(delivery_id=delivery_id, started_at=now, outcome=state.value, detail=message)
+    )
     return state
 
 
@@ -295,7 +310,7 @@ def claim_unknown_for_reconcile(
         .limit(limit),
         session,
     )
-    ids = list(session.scalars(query))
+    ids: list[int] = list(session.scalars(query))
     if ids:
         session.execute(
             update(t.Delivery)
@@ -306,7 +321,13 @@ def claim_unknown_for_reconcile(
 
 
 def resolve_unknown(
-    session: Session, delivery_id: int, *, sent: bool, remote_url: str | None, user_id: int | None, now: datetime
+    session: Session,
+    delivery_id: int,
+    *,
+    sent: bool,
+    remote_url: str | None,
+    user_id: int | None,
+    now: datetime,
 ) -> t.Delivery:
     """A person's decision on an ``unknown`` row: it did go out, or send it again."""
     delivery = session.get(t.Delivery, delivery_id)

@@ -32,7 +32,7 @@ class RelatedArticle:
 
 @dataclass(frozen=True)
 class Article:
-    """An article as ingested: text fields are plain text except ``body_html``, which is sanitised."""
+    """An article as ingested: plain-text fields, and ``body_html`` already sanitised."""
 
     title: str
     lead: str

@@ -15,7 +15,9 @@ class EditRejected(ValueError):
 def rebuild_post(payload: dict[str, Any], text: str) -> dict[str, Any]:
     """The post payload with ``text`` in place; refuses a text over the platform's limit."""
     platform = payload["platform"]
-    cleaned = "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+    cleaned = "\n".join(
+        line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    )
     cleaned = "".join(c for c in cleaned if c == "\n" or c.isprintable()).strip()
     if not cleaned:
         raise EditRejected("a post cannot be empty")

@@ -77,7 +77,10 @@ class _GuardedHTTPSPool(HTTPSConnectionPool):
 class _GuardedAdapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _GuardedHTTPPool,
+            "https": _GuardedHTTPSPool,
+        }
 
 
 class _TimeoutSession(requests.Session):
@@ -141,7 +144,9 @@ def fetch_bytes(
 ) -> requests.Response:
     """GET with the body read up to ``max_bytes``; the body is left in ``response._content``."""
     if not url.startswith(("http://", "https://")):
-        raise requests.exceptions.InvalidSchema(f"only http and https URLs are fetched, not {url!r}")
+        raise requests.exceptions.InvalidSchema(
+            f"only http and https URLs are fetched, not {url!r}"
+        )
     response = session.get(url, headers=headers or {}, stream=True)
     chunks: list[bytes] = []
     size = 0

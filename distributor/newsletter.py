@@ -116,7 +116,9 @@ class Newsletter:
             from distributor.channels.smtp import SmtpConfig
 
             transport = SmtpTransport(channel_config(channel, SmtpConfig, settings))
-        return cls(claimed.rendition.content_hash, template, transport, settings, channel.config["list_id"])
+        return cls(
+            claimed.rendition.content_hash, template, transport, settings, channel.config["list_id"]
+        )
 
     def envelope(self, session: Session, delivery: t.Delivery) -> Envelope:
         subscriber = session.get(t.Subscriber, delivery.subscriber_id)

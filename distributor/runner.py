@@ -39,11 +39,22 @@ def seed_demo(settings: Settings) -> str | None:
             for address in DEMO_SUBSCRIBERS:
                 subscribe(session, mailing_list, address)
             key = settings.secret_key.get_secret_value()
-            add_channel(session, name="newsletter", kind="email",
-                        options={"list": "news", "transport": "outbox"}, schedule=None, secret_key=key)
-            add_channel(session, name="social-outbox", kind="outbox",
-                        options={"directory": str(settings.outbox_dir / "social")}, schedule=None,
-                        secret_key=key)
+            add_channel(
+                session,
+                name="newsletter",
+                kind="email",
+                options={"list": "news", "transport": "outbox"},
+                schedule=None,
+                secret_key=key,
+            )
+            add_channel(
+                session,
+                name="social-outbox",
+                kind="outbox",
+                options={"directory": str(settings.outbox_dir / "social")},
+                schedule=None,
+                secret_key=key,
+            )
     if SEED_ARTICLE.exists():
         found = services.load_source(str(SEED_ARTICLE), settings=settings)
         with db.session() as session:
@@ -52,7 +63,9 @@ def seed_demo(settings: Settings) -> str | None:
 
 
 def _celery(*args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers.app", *args], env=os.environ.copy())
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "workers.app", *args], env=os.environ.copy()
+    )
 
 
 def run_stack(*, host: str, port: int, seed: bool) -> None:
@@ -65,8 +78,17 @@ def run_stack(*, host: str, port: int, seed: bool) -> None:
     token = seed_demo(settings) if seed else None
     beat_file = settings.data_dir / "celerybeat-schedule"
     children = [
-        _celery("worker", "-Q", "render,email,social", "--concurrency", "2", "--loglevel", "INFO",
-                "--hostname", "distributor@%h"),
+        _celery(
+            "worker",
+            "-Q",
+            "render,email,social",
+            "--concurrency",
+            "2",
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            "distributor@%h",
+        ),
         _celery("beat", "--loglevel", "INFO", "--schedule", str(beat_file)),
     ]
 
@@ -84,8 +106,10 @@ def run_stack(*, host: str, port: int, seed: bool) -> None:
     console.print(f"database {settings.database_url} · broker {settings.broker_url}")
     if token:
         console.print(f"demo admin {DEMO_ADMIN} (password change-me-now), API token: {token}")
-    console.print("try: distributor articles · distributor show 1 · "
-                  f"distributor approve 1 --as {DEMO_ADMIN} · distributor schedule 1 --now --as {DEMO_ADMIN}")
+    console.print(
+        "try: distributor articles · distributor show 1 · "
+        f"distributor approve 1 --as {DEMO_ADMIN} · distributor schedule 1 --now --as {DEMO_ADMIN}"
+    )
     try:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
     finally:

@@ -14,7 +14,7 @@ from distributor import approval
 from distributor.delivery import EMAIL_KIND, idempotency_key
 from distributor.domain import DeliveryState as S
 from distributor.domain import Role
-from distributor.scheduling import SchedulePolicy, ScheduleError, next_free_slot, window_for
+from distributor.scheduling import ScheduleError, SchedulePolicy, next_free_slot, window_for
 from distributor.storage import tables as t
 from distributor.storage.tables import utcnow
 
@@ -32,7 +32,12 @@ class Planned:
 
 
 def send_time(
-    session: Session, channel: t.Channel, when: When, at: datetime | None, zone: ZoneInfo, now: datetime
+    session: Session,
+    channel: t.Channel,
+    when: When,
+    at: datetime | None,
+    zone: ZoneInfo,
+    now: datetime,
 ) -> datetime:
     policy = SchedulePolicy.from_dict(channel.schedule or {})
     if when == "at":

@@ -21,8 +21,15 @@ from distributor import delivery as ledger
 from distributor.channels import channel_class
 from distributor.channels.base import AuthExpired, Channel, ChannelError, Outgoing
 from distributor.config import Settings
+from distributor.domain import (
+    Article,
+    DeliveryState,
+    EmailRendition,
+    Image,
+    LinkCard,
+    PostRendition,
+)
 from distributor.faults import fault
-from distributor.domain import Article, DeliveryState, EmailRendition, Image, LinkCard, PostRendition
 from distributor.http import make_session
 from distributor.images import fetch_image
 from distributor.secrets import open_config, open_value, seal_value
@@ -141,7 +148,9 @@ class Sender:
         return DeliveryState.SENT.value
 
     def _outgoing(self, post: PostRendition, created_at: Any, http: Any) -> Outgoing:
-        image_url = (post.card.image_url if post.card else None) or (post.image.url if post.image else None)
+        image_url = (post.card.image_url if post.card else None) or (
+            post.image.url if post.image else None
+        )
         fetched = fetch_image(http, image_url) if image_url else None
         return Outgoing(
             post=post,
@@ -171,7 +180,10 @@ class Sender:
             channel.status_detail = error.message
             ledger.hold(session, delivery_id, reason=f"held: {error.message}", now=utcnow())
             session.add(
-                t.AuditEvent(action="needs_reconnect", detail={"channel": channel.name, "error": error.message})
+                t.AuditEvent(
+                    action="needs_reconnect",
+                    detail={"channel": channel.name, "error": error.message},
+                )
             )
 
     # -- reconciliation ----------------------------------------------------------------
@@ -208,7 +220,9 @@ class Sender:
             if row.state != DeliveryState.UNKNOWN:
                 return "still_unknown"
             if found is not None:
-                ledger.record_sent(session, delivery_id, remote_id=found.remote_id, url=found.url, now=utcnow())
+                ledger.record_sent(
+                    session, delivery_id, remote_id=found.remote_id, url=found.url, now=utcnow()
+                )
                 return "sent"
             # Surely not posted: send again with the same key.
             row.state = DeliveryState.PENDING
@@ -230,11 +244,16 @@ class Sender:
         try:
             for delivery_id in delivery_ids:
                 with self.db.session() as session:
-                    claimed = ledger.claim_for_send(session, delivery_id, now=utcnow(), lease=self.lease)
+                    claimed = ledger.claim_for_send(
+                        session, delivery_id, now=utcnow(), lease=self.lease
+                    )
                     if claimed is None:
                         outcome["skipped"] = outcome.get("skipped", 0) + 1
                         continue
-                    if newsletter is None or newsletter.rendition_hash != claimed.rendition.content_hash:
+                    if (
+                        newsletter is None
+                        or newsletter.rendition_hash != claimed.rendition.content_hash
+                    ):
                         if newsletter is not None:
                             newsletter.close()
                         newsletter = Newsletter.open(session, claimed, self.settings)
@@ -287,7 +306,9 @@ def outbox_path(settings: Settings, channel_name: str) -> Path:
     return path
 
 
-def list_deliveries(session: Any, *, article_id: int | None = None, state: str | None = None, limit: int = 200) -> list[t.Delivery]:
+def list_deliveries(
+    session: Any, *, article_id: int | None = None, state: str | None = None, limit: int = 200
+) -> list[t.Delivery]:
     query = select(t.Delivery).order_by(t.Delivery.id).limit(limit)
     if article_id is not None:
         query = query.where(t.Delivery.article_id == article_id)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from distributor import approval, articles, delivery
 from distributor.config import Settings, get_settings
 from distributor.delivery import Job
-from distributor.domain import Article
+from distributor.domain import Article, Role
 from distributor.sending import Sender
 from distributor.storage import Database, get_database
 from distributor.storage import tables as t
@@ -77,7 +77,9 @@ def ingest(
         return stored
 
 
-def load_source(source: str, *, url: str | None = None, settings: Settings | None = None) -> list[Article]:
+def load_source(
+    source: str, *, url: str | None = None, settings: Settings | None = None
+) -> list[Article]:
     from distributor.http import make_session
     from distributor.ingest import load_source as load
 
@@ -127,13 +129,17 @@ def decide_article(
 
 
 def edit_rendition(
-    session: Session, rendition: t.Rendition, user: t.User, changes: dict[str, str], settings: Settings
+    session: Session,
+    rendition: t.Rendition,
+    user: t.User,
+    changes: dict[str, str],
+    settings: Settings,
 ) -> t.Rendition:
     """Apply a person's edit; the new content gets a new hash, which voids earlier approvals."""
     from distributor.domain import canonical_hash
     from distributor.editing import rebuild_post
 
-    approval.require_role(user, approval.Role.EDITOR, approval.Role.APPROVER, approval.Role.ADMIN)
+    approval.require_role(user, Role.EDITOR, Role.APPROVER, Role.ADMIN)
     payload = dict(rendition.payload or {})
     if payload.get("kind") == "email":
         for field in ("subject", "preheader"):
@@ -154,7 +160,11 @@ def edit_rendition(
             user_id=user.id,
             action="edit",
             article_id=rendition.article_id,
-            detail={"rendition_id": rendition.id, "fields": sorted(changes), "content_hash": rendition.content_hash},
+            detail={
+                "rendition_id": rendition.id,
+                "fields": sorted(changes),
+                "content_hash": rendition.content_hash,
+            },
         )
     )
     return rendition
@@ -185,9 +195,12 @@ def poll_feeds(settings: Settings | None = None) -> dict[str, Any]:
                 new_etag, new_modified = etag, last_modified
             else:
                 parsed = parse_feed(fetched.body, source=url)
-                items = getattr(parsed, "articles", parsed)
-                stored = ingest(list(items), source=url, settings=settings)
-                outcome = f"{sum(s.created for s in stored)} new, {sum(s.changed and not s.created for s in stored)} updated"
+                stored = ingest(list(parsed.articles), source=url, settings=settings)
+                created = sum(s.created for s in stored)
+                updated = sum(s.changed and not s.created for s in stored)
+                outcome = f"{created} new, {updated} updated"
+                if parsed.problems:
+                    outcome += "; skipped: " + "; ".join(str(p) for p in parsed.problems)
                 new_etag, new_modified = fetched.etag, fetched.last_modified
             error = None
         except (IngestError, OSError, ValueError) as problem:

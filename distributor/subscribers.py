@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from email.headerregistry import Address
 from email.errors import HeaderParseError
+from email.headerregistry import Address
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.peers.databases", "tests.peers.redis", "tests.peers.stack"]
+
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED_ARTICLE = FIXTURES / "articles" / "ishr-civil-society-meets-secretary-general.txt"
 SEED_FEED = FIXTURES / "feeds" / "ishr-news.rss"

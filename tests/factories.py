@@ -21,7 +21,12 @@ from distributor.storage import tables as t
 from distributor.storage.tables import utcnow
 from distributor.subscribers import get_or_create_list, subscribe
 
-SEED = Path(__file__).parent / "fixtures" / "articles" / "ishr-civil-society-meets-secretary-general.txt"
+SEED = (
+    Path(__file__).parent
+    / "fixtures"
+    / "articles"
+    / "ishr-civil-society-meets-secretary-general.txt"
+)
 APPROVER = "approver@ishr.example"
 EDITOR = "editor@ishr.example"
 
@@ -61,11 +66,23 @@ def seed_setup(
         news = get_or_create_list(session, "news")
         for n in range(subscribers):
             subscribe(session, news, f"reader{n:05d}@example.org", f"Reader {n}")
-        add_channel(session, name="newsletter", kind="email",
-                    options=email or {"list": "news", "transport": "outbox"}, schedule=None, secret_key=key)
-        for name, kind, options in social or [("social-outbox", "outbox", {"directory": str(settings.outbox_dir / "social")})]:
-            add_channel(session, name=name, kind=kind, options=options, schedule=None, secret_key=key)
-        article = parse_plaintext(SEED.read_text(encoding="utf-8"), base_url=settings.article_base_url)
+        add_channel(
+            session,
+            name="newsletter",
+            kind="email",
+            options=email or {"list": "news", "transport": "outbox"},
+            schedule=None,
+            secret_key=key,
+        )
+        for name, kind, options in social or [
+            ("social-outbox", "outbox", {"directory": str(settings.outbox_dir / "social")})
+        ]:
+            add_channel(
+                session, name=name, kind=kind, options=options, schedule=None, secret_key=key
+            )
+        article = parse_plaintext(
+            SEED.read_text(encoding="utf-8"), base_url=settings.article_base_url
+        )
         stored = articles.ingest_articles(session, [article], source=str(SEED), settings=settings)
         return Setup(db, settings, stored[0].row.id)
 
@@ -78,13 +95,23 @@ def approve_all(setup: Setup, *, channels: list[str] | None = None) -> None:
         services.decide_article(session, row, user, "approve", channel_names=channels)
 
 
-def schedule_now(setup: Setup, *, at: datetime | None = None, channels: list[str] | None = None) -> None:
+def schedule_now(
+    setup: Setup, *, at: datetime | None = None, channels: list[str] | None = None
+) -> None:
     with setup.db.session() as session:
         user = accounts.user_by_email(session, APPROVER)
         row = session.get(t.Article, setup.article_id)
         assert row is not None
-        schedule_article(session, row, user, when="at" if at else "now", at=at,
-                         zone=ZoneInfo(setup.settings.org_timezone), now=utcnow(), channel_names=channels)
+        schedule_article(
+            session,
+            row,
+            user,
+            when="at" if at else "now",
+            at=at,
+            zone=ZoneInfo(setup.settings.org_timezone),
+            now=utcnow(),
+            channel_names=channels,
+        )
 
 
 def states(db: Database) -> dict[str, int]:

@@ -15,8 +15,14 @@ from distributor.storage import tables as t
 from distributor.storage.tables import utcnow
 from distributor.subscribers import unsubscribe
 from distributor.unsubscribe import UnsubscribeTarget
-from tests.factories import approve_all, delivery_rows, schedule_now, seed_setup, settings_for, states
-from tests.peers.databases import database_url, db  # noqa: F401
+from tests.factories import (
+    approve_all,
+    delivery_rows,
+    schedule_now,
+    seed_setup,
+    settings_for,
+    states,
+)
 
 LEASE = timedelta(seconds=60)
 
@@ -62,12 +68,19 @@ def test_an_edit_after_approval_cancels_the_scheduled_send(db: Database, tmp_pat
     approve_all(setup)
     schedule_now(setup)
     with db.session() as session:
-        rendition = session.scalars(select(t.Rendition).join(t.Channel).where(t.Channel.name == "social-outbox")).one()
+        rendition = session.scalars(
+            select(t.Rendition).join(t.Channel).where(t.Channel.name == "social-outbox")
+        ).one()
         from distributor import services
         from distributor.accounts import user_by_email
 
-        services.edit_rendition(session, rendition, user_by_email(session, "editor@ishr.example"),
-                                {"text": "A different text https://ishr.ch/x"}, setup.settings)
+        services.edit_rendition(
+            session,
+            rendition,
+            user_by_email(session, "editor@ishr.example"),
+            {"text": "A different text https://ishr.ch/x"},
+            setup.settings,
+        )
     sender = Sender(db, setup.settings)
     with db.session() as session:
         jobs = ledger.dispatch(session, now=utcnow(), lease=LEASE, limit=100, batch=50)
@@ -76,13 +89,17 @@ def test_an_edit_after_approval_cancels_the_scheduled_send(db: Database, tmp_pat
             assert sender.send_post(job.delivery_ids[0]) == "skipped"
         else:
             sender.send_email_batch(list(job.delivery_ids))
-    post = [d for d in delivery_rows(db) if d.target == "post"][0]
+    post = next(d for d in delivery_rows(db) if d.target == "post")
     assert post.state == "cancelled"
     assert "approval" in (post.last_error or "")
-    assert not (setup.settings.outbox_dir / "social").exists() or not any((setup.settings.outbox_dir / "social").iterdir())
+    assert not (setup.settings.outbox_dir / "social").exists() or not any(
+        (setup.settings.outbox_dir / "social").iterdir()
+    )
 
 
-def test_an_unsubscribed_reader_is_not_mailed_even_after_scheduling(db: Database, tmp_path: Path) -> None:
+def test_an_unsubscribed_reader_is_not_mailed_even_after_scheduling(
+    db: Database, tmp_path: Path
+) -> None:
     setup = _setup(db, tmp_path)
     approve_all(setup)
     schedule_now(setup)
@@ -117,17 +134,23 @@ def test_paused_sending_dispatches_nothing_and_loses_nothing(db: Database, tmp_p
     assert sum(len(j.delivery_ids) for j in jobs) == 4
 
 
-def test_a_send_window_that_closed_expires_instead_of_sending_late(db: Database, tmp_path: Path) -> None:
+def test_a_send_window_that_closed_expires_instead_of_sending_late(
+    db: Database, tmp_path: Path
+) -> None:
     setup = _setup(db, tmp_path)
     approve_all(setup)
     schedule_now(setup)
     with db.session() as session:
-        jobs = ledger.dispatch(session, now=utcnow() + timedelta(days=2), lease=LEASE, limit=100, batch=50)
+        jobs = ledger.dispatch(
+            session, now=utcnow() + timedelta(days=2), lease=LEASE, limit=100, batch=50
+        )
     assert jobs == []
     assert states(db) == {"expired": 4}
 
 
-def test_the_sweeper_returns_lost_claims_and_marks_interrupted_sends_unknown(db: Database, tmp_path: Path) -> None:
+def test_the_sweeper_returns_lost_claims_and_marks_interrupted_sends_unknown(
+    db: Database, tmp_path: Path
+) -> None:
     setup = _setup(db, tmp_path)
     approve_all(setup)
     schedule_now(setup)
@@ -154,12 +177,22 @@ def test_a_retryable_failure_waits_for_its_retry_time_in_sql(db: Database, tmp_p
         assert first is not None
         assert ledger.claim_for_send(session, first, now=now, lease=LEASE) is not None
     with db.session() as session:
-        state = ledger.record_failure(session, first, message="429", permanent=False, ambiguous=False,
-                                      retry_after=42, max_attempts=5, now=now)
+        state = ledger.record_failure(
+            session,
+            first,
+            message="429",
+            permanent=False,
+            ambiguous=False,
+            retry_after=42,
+            max_attempts=5,
+            now=now,
+        )
     assert state == "pending"
-    row = [d for d in delivery_rows(db) if d.id == first][0]
+    row = next(d for d in delivery_rows(db) if d.id == first)
     assert timedelta(seconds=41) < row.not_before - now < timedelta(seconds=43)
     with db.session() as session:
         session.execute(update(t.Delivery).values(state="pending").where(t.Delivery.id != first))
-        again = ledger.dispatch(session, now=now + timedelta(seconds=10), lease=LEASE, limit=100, batch=50)
+        again = ledger.dispatch(
+            session, now=now + timedelta(seconds=10), lease=LEASE, limit=100, batch=50
+        )
     assert first not in {i for j in again for i in j.delivery_ids}

@@ -8,7 +8,9 @@ from distributor import services
 from workers.app import app
 
 
-@app.task(name="distributor.dispatch")
+@app.task(  # type: ignore[untyped-decorator]
+    name="distributor.dispatch"
+)
 def dispatch() -> int:
     jobs = services.dispatch_due()
     for job in jobs:
@@ -19,21 +21,29 @@ def dispatch() -> int:
     return len(jobs)
 
 
-@app.task(name="distributor.sweep")
+@app.task(  # type: ignore[untyped-decorator]
+    name="distributor.sweep"
+)
 def sweep() -> dict[str, Any]:
     return services.sweep_and_reconcile()
 
 
-@app.task(name="distributor.send_post")
+@app.task(  # type: ignore[untyped-decorator]
+    name="distributor.send_post"
+)
 def send_post(delivery_id: int) -> str:
     return services.sender().send_post(delivery_id)
 
 
-@app.task(name="distributor.send_email_batch")
+@app.task(  # type: ignore[untyped-decorator]
+    name="distributor.send_email_batch"
+)
 def send_email_batch(delivery_ids: list[int]) -> dict[str, int]:
     return services.sender().send_email_batch(delivery_ids)
 
 
-@app.task(name="distributor.poll_feeds")
+@app.task(  # type: ignore[untyped-decorator]
+    name="distributor.poll_feeds"
+)
 def poll_feeds() -> dict[str, Any]:
     return services.poll_feeds()

@@ -120,12 +120,16 @@ def _fit(
         warnings.append(f"hashtags dropped to fit: {dropped}")
 
     if not fits(text):
-        short_lead = shorten(lead, lambda candidate: fits(render(title, candidate, [])), bound=bound)
+        short_lead = shorten(
+            lead, lambda candidate: fits(render(title, candidate, [])), bound=bound
+        )
         if short_lead is not None:
             warnings.append("lead shortened to fit")
             text = render(title, short_lead, [])
         else:
-            short_title = shorten(title, lambda candidate: fits(render(candidate, "", [])), bound=bound)
+            short_title = shorten(
+                title, lambda candidate: fits(render(candidate, "", [])), bound=bound
+            )
             if short_title is None:
                 return RenderError(
                     f"the link alone does not fit: {rule(render('', '', [])).detail}", where=where

@@ -238,7 +238,10 @@ def shorten(text: str, accept: Callable[[str], bool], *, bound: int | None = Non
 
 def truncate(text: str, max_graphemes: int) -> str:
     """At most ``max_graphemes``, cut at a word and marked with ``…`` when cut."""
-    return shorten(text, lambda candidate: graphemes(candidate) <= max_graphemes, bound=max_graphemes) or ""
+    return (
+        shorten(text, lambda candidate: graphemes(candidate) <= max_graphemes, bound=max_graphemes)
+        or ""
+    )
 
 
 _BLOCKS = frozenset(

@@ -31,13 +31,17 @@ EMAIL_PREVIEW_CSP = "sandbox; default-src 'none'; img-src https: data:; style-sr
 
 
 class DecisionIn(BaseModel):
-    channels: list[str] | None = Field(default=None, description="Only these channels (default: all).")
+    channels: list[str] | None = Field(
+        default=None, description="Only these channels (default: all)."
+    )
     comment: str = ""
 
 
 class ScheduleIn(BaseModel):
     when: Literal["policy", "now", "at", "slot"] = "policy"
-    at: str | None = Field(default=None, description="Local time, e.g. 2026-11-29 09:00, with when=at.")
+    at: str | None = Field(
+        default=None, description="Local time, e.g. 2026-11-29 09:00, with when=at."
+    )
     channels: list[str] | None = None
 
 
@@ -61,7 +65,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     SessionDep = Annotated[Session, Depends(session_dep)]
 
-    def api_user(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> t.User:
+    def api_user(
+        session: SessionDep, authorization: Annotated[str | None, Header()] = None
+    ) -> t.User:
         if not authorization or not authorization.startswith("Bearer "):
             raise HTTPException(401, "send your API token as 'Authorization: Bearer <token>'")
         user = accounts.user_by_token(session, authorization.removeprefix("Bearer ").strip())
@@ -90,14 +96,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def index(session: SessionDep) -> HTMLResponse:
         rows = session.scalars(select(t.Article).order_by(t.Article.id.desc()).limit(100)).all()
         listing = [
-            {"id": r.id, "title": r.title, "counts": delivery.counts_by_state(session, r.id)} for r in rows
+            {"id": r.id, "title": r.title, "counts": delivery.counts_by_state(session, r.id)}
+            for r in rows
         ]
         return page("index.html", articles=listing, paused=delivery.is_paused(session))
 
     @app.get("/articles/{article_id}", response_class=HTMLResponse, include_in_schema=False)
     def article_page(article_id: int, session: SessionDep) -> HTMLResponse:
         data = article_view(session, article_id)
-        return page("article.html", article=data, renditions=data["renditions"], deliveries=data["deliveries"])
+        return page(
+            "article.html",
+            article=data,
+            renditions=data["renditions"],
+            deliveries=data["deliveries"],
+        )
 
     @app.get("/articles/{article_id}/renditions/{rendition_id}/email", include_in_schema=False)
     def email_preview(article_id: int, rendition_id: int, session: SessionDep) -> Response:
@@ -105,7 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if rendition is None or rendition.article_id != article_id or not rendition.payload:
             raise HTTPException(404, "no such email rendition")
         return HTMLResponse(
-            rendition.payload.get("html", ""), headers={"Content-Security-Policy": EMAIL_PREVIEW_CSP}
+            rendition.payload.get("html", ""),
+            headers={"Content-Security-Policy": EMAIL_PREVIEW_CSP},
         )
 
     # -- unsubscribe (RFC 8058): GET asks, POST acts; no session, no CSRF, signed token only --
@@ -122,8 +135,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return _bad_link(str(error))
         name = _list_name(session, target.list_id)
         return page(
-            "unsubscribe.html", heading="Unsubscribe?", list_name=name, show_form=True,
-            action=f"/u/{token}", message=f"Press the button to stop receiving {name}.",
+            "unsubscribe.html",
+            heading="Unsubscribe?",
+            list_name=name,
+            show_form=True,
+            action=f"/u/{token}",
+            message=f"Press the button to stop receiving {name}.",
         )
 
     @app.get("/preferences/{token}", response_class=HTMLResponse, include_in_schema=False)
@@ -139,13 +156,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return _bad_link(str(error))
         name = _list_name(session, target.list_id)
         return page(
-            "unsubscribe.html", heading="You are unsubscribed", list_name=name, show_form=False,
-            action="", message=f"You will not receive {name} any more.",
+            "unsubscribe.html",
+            heading="You are unsubscribed",
+            list_name=name,
+            show_form=False,
+            action="",
+            message=f"You will not receive {name} any more.",
         )
 
     def _bad_link(message: str) -> HTMLResponse:
-        response = page("unsubscribe.html", heading="This link does not work", list_name="",
-                        show_form=False, action="", message=message)
+        response = page(
+            "unsubscribe.html",
+            heading="This link does not work",
+            list_name="",
+            show_form=False,
+            action="",
+            message=message,
+        )
         response.status_code = 400
         return response
 
@@ -156,13 +183,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/api/articles")
-    def api_articles(session: SessionDep, user: UserDep, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+    def api_articles(
+        session: SessionDep, user: UserDep, limit: int = 50, offset: int = 0
+    ) -> list[dict[str, Any]]:
         rows = session.scalars(
             select(t.Article).order_by(t.Article.id.desc()).limit(min(limit, 500)).offset(offset)
         ).all()
         return [
-            {"id": r.id, "title": r.title, "url": r.url, "version": r.version,
-             "deliveries": delivery.counts_by_state(session, r.id)}
+            {
+                "id": r.id,
+                "title": r.title,
+                "url": r.url,
+                "version": r.version,
+                "deliveries": delivery.counts_by_state(session, r.id),
+            }
             for r in rows
         ]
 
@@ -171,46 +205,93 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return article_view(session, article_id)
 
     @app.post("/api/articles/{article_id}/approve")
-    def api_approve(article_id: int, body: DecisionIn, session: SessionDep, user: UserDep) -> list[dict[str, str]]:
+    def api_approve(
+        article_id: int, body: DecisionIn, session: SessionDep, user: UserDep
+    ) -> list[dict[str, str]]:
         row = articles.get_article(session, article_id)
-        made = services.decide_article(session, row, user, "approve", channel_names=body.channels, comment=body.comment)
-        return [{"channel": d.channel, "decision": d.decision, "content_hash": d.content_hash} for d in made]
+        made = services.decide_article(
+            session, row, user, "approve", channel_names=body.channels, comment=body.comment
+        )
+        return [
+            {"channel": d.channel, "decision": d.decision, "content_hash": d.content_hash}
+            for d in made
+        ]
 
     @app.post("/api/articles/{article_id}/reject")
-    def api_reject(article_id: int, body: DecisionIn, session: SessionDep, user: UserDep) -> list[dict[str, str]]:
+    def api_reject(
+        article_id: int, body: DecisionIn, session: SessionDep, user: UserDep
+    ) -> list[dict[str, str]]:
         row = articles.get_article(session, article_id)
-        made = services.decide_article(session, row, user, "reject", channel_names=body.channels, comment=body.comment)
-        return [{"channel": d.channel, "decision": d.decision, "content_hash": d.content_hash} for d in made]
+        made = services.decide_article(
+            session, row, user, "reject", channel_names=body.channels, comment=body.comment
+        )
+        return [
+            {"channel": d.channel, "decision": d.decision, "content_hash": d.content_hash}
+            for d in made
+        ]
 
     @app.post("/api/articles/{article_id}/schedule")
-    def api_schedule(article_id: int, body: ScheduleIn, session: SessionDep, user: UserDep) -> list[dict[str, Any]]:
+    def api_schedule(
+        article_id: int, body: ScheduleIn, session: SessionDep, user: UserDep
+    ) -> list[dict[str, Any]]:
         from distributor.scheduler import schedule_article
 
         zone = services.zone(settings)
         moment = parse_local_datetime(body.at, zone) if body.at else None
         row = articles.get_article(session, article_id)
-        planned = schedule_article(session, row, user, when=body.when, at=moment, zone=zone, now=utcnow(),
-                                   channel_names=body.channels)
-        return [{"channel": p.channel, "deliveries": p.deliveries, "not_before": p.not_before.isoformat(),
-                 "not_after": p.not_after.isoformat()} for p in planned]
+        planned = schedule_article(
+            session,
+            row,
+            user,
+            when=body.when,
+            at=moment,
+            zone=zone,
+            now=utcnow(),
+            channel_names=body.channels,
+        )
+        return [
+            {
+                "channel": p.channel,
+                "deliveries": p.deliveries,
+                "not_before": p.not_before.isoformat(),
+                "not_after": p.not_after.isoformat(),
+            }
+            for p in planned
+        ]
 
     @app.get("/api/deliveries")
-    def api_deliveries(session: SessionDep, user: UserDep, article_id: int | None = None,
-                       state: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    def api_deliveries(
+        session: SessionDep,
+        user: UserDep,
+        article_id: int | None = None,
+        state: str | None = None,
+        limit: int = 200,
+    ) -> list[dict[str, Any]]:
         from distributor.sending import list_deliveries
 
-        return [delivery_view(d) for d in list_deliveries(session, article_id=article_id, state=state,
-                                                             limit=min(limit, 1000))]
+        return [
+            delivery_view(d)
+            for d in list_deliveries(
+                session, article_id=article_id, state=state, limit=min(limit, 1000)
+            )
+        ]
 
     return app
 
 
 def delivery_view(d: t.Delivery) -> dict[str, Any]:
     return {
-        "id": d.id, "article_id": d.article_id, "channel_id": d.channel_id, "target": d.target,
-        "state": d.state, "attempts": d.attempts, "not_before": d.not_before.isoformat(),
-        "not_after": d.not_after.isoformat() if d.not_after else None, "remote_id": d.remote_id,
-        "remote_url": d.remote_url, "last_error": d.last_error,
+        "id": d.id,
+        "article_id": d.article_id,
+        "channel_id": d.channel_id,
+        "target": d.target,
+        "state": d.state,
+        "attempts": d.attempts,
+        "not_before": d.not_before.isoformat(),
+        "not_after": d.not_after.isoformat() if d.not_after else None,
+        "remote_id": d.remote_id,
+        "remote_url": d.remote_url,
+        "last_error": d.last_error,
     }
 
 
@@ -225,15 +306,28 @@ def article_view(session: Session, article_id: int) -> dict[str, Any]:
         .order_by(t.Channel.id)
     ).all():
         decision = approval.current_decision(session, rendition)
-        renditions.append({
-            "rendition_id": rendition.id, "channel": channel.name, "kind": channel.kind,
-            "content_hash": rendition.content_hash, "error": rendition.error,
-            "status": (decision.decision + "d") if decision else "awaiting review",
-            "payload": rendition.payload or {},
-        })
+        renditions.append(
+            {
+                "rendition_id": rendition.id,
+                "channel": channel.name,
+                "kind": channel.kind,
+                "content_hash": rendition.content_hash,
+                "error": rendition.error,
+                "status": (decision.decision + "d") if decision else "awaiting review",
+                "payload": rendition.payload or {},
+            }
+        )
     from distributor.sending import list_deliveries
 
-    deliveries = [{**delivery_view(d), "channel": names.get(d.channel_id)}
-                  for d in list_deliveries(session, article_id=row.id, limit=100)]
-    return {"id": row.id, "title": row.title, "url": row.url, "version": row.version,
-            "renditions": renditions, "deliveries": deliveries}
+    deliveries = [
+        {**delivery_view(d), "channel": names.get(d.channel_id)}
+        for d in list_deliveries(session, article_id=row.id, limit=100)
+    ]
+    return {
+        "id": row.id,
+        "title": row.title,
+        "url": row.url,
+        "version": row.version,
+        "renditions": renditions,
+        "deliveries": deliveries,
+    }

@@ -12,8 +12,8 @@ import pytest
 
 from distributor.storage import Database, _databases
 from tests.peers.databases import create_pg_database, drop_pg_database, postgres_available
-from tests.peers.redis import RedisPeer, free_port, redis_server  # noqa: F401
-from tests.peers.stack import ROOT, Stack, stack_env, use_env, wait_for  # noqa: F401
+from tests.peers.redis import RedisPeer, free_port
+from tests.peers.stack import ROOT, Stack, stack_env, wait_for
 
 
 class SmtpSink:
@@ -23,8 +23,18 @@ class SmtpSink:
         self.port = free_port()
         self.maildir = workdir / "maildir"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.peers.smtp", "--port", str(self.port), "--maildir", str(self.maildir)],
-            cwd=ROOT, stdout=(workdir / "smtp.log").open("wb"), stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "tests.peers.smtp",
+                "--port",
+                str(self.port),
+                "--maildir",
+                str(self.maildir),
+            ],
+            cwd=ROOT,
+            stdout=(workdir / "smtp.log").open("wb"),
+            stderr=subprocess.STDOUT,
         )
         import socket
 

@@ -19,7 +19,13 @@ FINAL = {"sent", "failed", "cancelled", "expired", "unknown"}
 
 
 def _smtp(sink: SmtpSink) -> dict[str, object]:
-    return {"list": "news", "transport": "smtp", "host": "127.0.0.1", "port": sink.port, "starttls": False}
+    return {
+        "list": "news",
+        "transport": "smtp",
+        "host": "127.0.0.1",
+        "port": sink.port,
+        "starttls": False,
+    }
 
 
 def _settled(db_states: dict[str, int], total: int) -> bool:
@@ -35,7 +41,9 @@ def _resolve_unknown_by_relay_evidence(sink: SmtpSink) -> int:
         unknown = list(session.scalars(select(t.Delivery).where(t.Delivery.state == "unknown")))
         for row in unknown:
             delivered = f"<{row.idem_key}@".encode() in seen
-            ledger.resolve_unknown(session, row.id, sent=delivered, remote_url=None, user_id=None, now=utcnow())
+            ledger.resolve_unknown(
+                session, row.id, sent=delivered, remote_url=None, user_id=None, now=utcnow()
+            )
         return len(unknown)
 
 
@@ -49,10 +57,18 @@ def test_a_worker_killed_mid_send_leaves_every_recipient_with_exactly_one_messag
     schedule_now(setup)
     worker = stack.start_worker()
     stack.start_beat()
-    wait_for(lambda: sum(smtp_sink.counts().values()) >= 150, timeout=120, what="the send to be under way")
+    wait_for(
+        lambda: sum(smtp_sink.counts().values()) >= 150,
+        timeout=120,
+        what="the send to be under way",
+    )
     stack.kill(worker)
     stack.start_worker()
-    wait_for(lambda: _settled(states(db), 1001), timeout=240, what=f"every delivery settled: {states(db)}")
+    wait_for(
+        lambda: _settled(states(db), 1001),
+        timeout=240,
+        what=f"every delivery settled: {states(db)}",
+    )
     counts = smtp_sink.counts()
     assert max(counts.values()) == 1, "nobody may get the newsletter twice"
     assert _resolve_unknown_by_relay_evidence(smtp_sink) <= 2
@@ -61,7 +77,9 @@ def test_a_worker_killed_mid_send_leaves_every_recipient_with_exactly_one_messag
     assert len(counts) == 1000 and set(counts.values()) == {1}
 
 
-def test_a_flushed_broker_delays_the_send_but_loses_nothing(stack: Stack, smtp_sink: SmtpSink) -> None:
+def test_a_flushed_broker_delays_the_send_but_loses_nothing(
+    stack: Stack, smtp_sink: SmtpSink
+) -> None:
     redis = getattr(stack, "redis", None)
     settings = get_settings()
     db = get_database(settings.database_url)
@@ -69,7 +87,11 @@ def test_a_flushed_broker_delays_the_send_but_loses_nothing(stack: Stack, smtp_s
     approve_all(setup)
     schedule_now(setup)
     stack.start_beat()
-    wait_for(lambda: states(db).get("claimed", 0) > 0, timeout=60, what="deliveries dispatched to the queue")
+    wait_for(
+        lambda: states(db).get("claimed", 0) > 0,
+        timeout=60,
+        what="deliveries dispatched to the queue",
+    )
     time.sleep(1.0)
     if redis is not None:
         redis.flushall()
@@ -81,6 +103,10 @@ def test_a_flushed_broker_delays_the_send_but_loses_nothing(stack: Stack, smtp_s
             conn.execute(text("DELETE FROM kombu_message"))
         engine.dispose()
     stack.start_worker()
-    wait_for(lambda: states(db).get("sent") == 201, timeout=180, what=f"all sent after the loss: {states(db)}")
+    wait_for(
+        lambda: states(db).get("sent") == 201,
+        timeout=180,
+        what=f"all sent after the loss: {states(db)}",
+    )
     counts = smtp_sink.counts()
     assert len(counts) == 200 and set(counts.values()) == {1}

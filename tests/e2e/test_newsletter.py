@@ -13,31 +13,44 @@ from sqlalchemy import select
 from distributor.config import get_settings
 from distributor.storage import get_database
 from distributor.storage import tables as t
-from distributor.web.app import create_app
 from distributor.subscribers import unsubscribe
 from distributor.unsubscribe import UnsubscribeTarget
+from distributor.web.app import create_app
 from tests.e2e.conftest import SmtpSink
 from tests.factories import approve_all, schedule_now, seed_setup, states
 from tests.peers.stack import Stack, wait_for
 
 
 def _smtp_options(sink: SmtpSink) -> dict[str, object]:
-    return {"list": "news", "transport": "smtp", "host": "127.0.0.1", "port": sink.port, "starttls": False}
+    return {
+        "list": "news",
+        "transport": "smtp",
+        "host": "127.0.0.1",
+        "port": sink.port,
+        "starttls": False,
+    }
 
 
-def test_the_seed_newsletter_reaches_three_subscribers_once_each(stack: Stack, smtp_sink: SmtpSink) -> None:
+def test_the_seed_newsletter_reaches_three_subscribers_once_each(
+    stack: Stack, smtp_sink: SmtpSink
+) -> None:
     settings = get_settings()
     db = get_database(settings.database_url)
     setup = seed_setup(db, settings, subscribers=4, email=_smtp_options(smtp_sink))
     approve_all(setup)
     schedule_now(setup)
     with db.session() as session:  # leaves after the send was scheduled, before it went out
-        last = session.scalars(select(t.Subscriber).where(t.Subscriber.email == "reader00003@example.org")).one()
+        last = session.scalars(
+            select(t.Subscriber).where(t.Subscriber.email == "reader00003@example.org")
+        ).one()
         unsubscribe(session, UnsubscribeTarget(last.id, 1), via="test")
     stack.start_worker()
     stack.start_beat()
-    wait_for(lambda: states(db) == {"sent": 4, "cancelled": 1}, timeout=90,
-             what=f"3 emails + 1 post sent, 1 cancelled; {stack.log_tail()}")
+    wait_for(
+        lambda: states(db) == {"sent": 4, "cancelled": 1},
+        timeout=90,
+        what=f"3 emails + 1 post sent, 1 cancelled; {stack.log_tail()}",
+    )
 
     assert smtp_sink.counts() == {f"reader{n:05d}@example.org": 1 for n in range(3)}
     raw = smtp_sink.messages()[0]

@@ -46,7 +46,9 @@ def make_database_url(kind: str, tmp_path: Path) -> str:
     if kind == "sqlite":
         return f"sqlite:///{tmp_path / 'distributor.db'}"
     if not postgres_available():
-        pytest.fail(f"PostgreSQL is not reachable at {PG_SERVER} (the README's test command starts it)")
+        pytest.fail(
+            f"PostgreSQL is not reachable at {PG_SERVER} (the README's test command starts it)"
+        )
     return create_pg_database()
 
 

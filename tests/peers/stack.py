@@ -3,6 +3,7 @@ started as subprocesses against a given database and broker, killable like in pr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -18,7 +19,9 @@ from distributor.config import get_settings
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def wait_for(condition: Callable[[], bool], *, timeout: float, what: str, every: float = 0.2) -> None:
+def wait_for(
+    condition: Callable[[], bool], *, timeout: float, what: str, every: float = 0.2
+) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -35,7 +38,9 @@ class Stack:
         self.processes: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
 
-    def _spawn(self, name: str, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, *args: str, extra_env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = self.workdir / f"{name}-{len(self.logs)}.log"
         self.logs.append(log)
         process = subprocess.Popen(
@@ -49,22 +54,34 @@ class Stack:
         self.processes.append(process)
         return process
 
-    def start_worker(self, *, concurrency: int = 2, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, *, concurrency: int = 2, extra_env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         return self._spawn(
-            "worker", "worker", "-Q", "render,email,social", "-c", str(concurrency),
-            "--without-gossip", "--without-mingle", "--loglevel", "INFO",
-            "--hostname", f"test{len(self.processes)}@%h", extra_env=extra_env,
+            "worker",
+            "worker",
+            "-Q",
+            "render,email,social",
+            "-c",
+            str(concurrency),
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            f"test{len(self.processes)}@%h",
+            extra_env=extra_env,
         )
 
     def start_beat(self) -> subprocess.Popen[bytes]:
-        return self._spawn("beat", "beat", "--loglevel", "INFO", "--schedule", str(self.workdir / "beat-schedule"))
+        return self._spawn(
+            "beat", "beat", "--loglevel", "INFO", "--schedule", str(self.workdir / "beat-schedule")
+        )
 
     def kill(self, process: subprocess.Popen[bytes]) -> None:
         """SIGKILL the whole process group: the worker and its pool children die at once."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         process.wait(timeout=10)
 
     def stop(self) -> None:
@@ -89,7 +106,13 @@ class Stack:
         return "\n".join(out)
 
 
-def stack_env(*, database_url: str, broker_url: str, data_dir: Path, public_url: str = "https://news.example.org") -> dict[str, str]:
+def stack_env(
+    *,
+    database_url: str,
+    broker_url: str,
+    data_dir: Path,
+    public_url: str = "https://news.example.org",
+) -> dict[str, str]:
     return {
         "DISTRIBUTOR_DATABASE_URL": database_url,
         "DISTRIBUTOR_BROKER_URL": broker_url,

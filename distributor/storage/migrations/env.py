@@ -8,8 +8,8 @@ from distributor.storage.tables import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    from distributor.storage import make_engine
     from distributor.config import get_settings
+    from distributor.storage import make_engine
 
     connection = make_engine(get_settings().database_url).connect()
 
