@@ -1,0 +1,271 @@
+"""Mastodon: one status per delivery, made idempotent by the server's ``Idempotency-Key``.
+
+Mastodon remembers a key per account for one hour and answers a repeat with the original
+status, so every retry of a delivery sends the same key. After an ambiguous outcome older
+than that, ``lookup`` reads the account's recent statuses for the post's link instead.
+
+Rate-limit resets come as ISO-8601 timestamps from real servers and as epoch seconds from
+mastodon-mock; ``seconds_until_reset`` accepts both.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import requests
+from pydantic import BaseModel, SecretStr
+from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+from distributor.channels.base import (
+    AuthExpired,
+    Channel,
+    ChannelError,
+    Outgoing,
+    Receipt,
+    StateStore,
+)
+from distributor.domain import PostRendition
+from distributor.http import BlockedAddress
+
+# Without a hint from the server, wait about as long as a short outage lasts.
+_DEFAULT_RETRY_AFTER = 60.0
+# A status created before the delivery existed cannot be this delivery's post; the margin
+# absorbs clock skew between us and the instance.
+_CLOCK_SKEW = timedelta(minutes=5)
+_LOOKUP_PAGES = 5
+_BREAK = re.compile(r"<br\s*/?>|</p>", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+
+
+def seconds_until_reset(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds from ``now`` until a rate-limit reset given as ISO-8601 or as epoch seconds."""
+    if not value:
+        return None
+    value = value.strip()
+    current = now or datetime.now(UTC)
+    try:
+        reset = datetime.fromtimestamp(float(value), UTC)
+    except ValueError:
+        try:
+            reset = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        if reset.tzinfo is None:
+            reset = reset.replace(tzinfo=UTC)
+    return max(0.0, (reset - current).total_seconds())
+
+
+def _retry_after(response: requests.Response) -> float:
+    reset = seconds_until_reset(response.headers.get("X-RateLimit-Reset"))
+    if reset is not None:
+        return reset
+    try:
+        return float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return _DEFAULT_RETRY_AFTER
+
+
+def _error_text(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("error"):
+        return f"HTTP {response.status_code}: {body['error']}"
+    return f"HTTP {response.status_code}: {response.reason or 'no reason given'}"
+
+
+def _caused_by(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
+    """Whether ``kinds`` is anywhere in the chain requests and urllib3 wrap around a failure."""
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, kinds):
+            return True
+        pending.extend([*current.args, getattr(current, "reason", None)])
+        pending.extend([current.__cause__, current.__context__])
+    return False
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _plain(content: str) -> str:
+    # Tags go without a trace: Mastodon splits long link labels and hashtags into spans.
+    text = _TAG.sub("", _BREAK.sub(" ", content))
+    return _SPACE.sub(" ", html.unescape(text)).strip()
+
+
+class Mastodon(Channel):
+    """Posts to one Mastodon account with a user token (scopes write:statuses, write:media)."""
+
+    kind: ClassVar[str] = "mastodon"
+    max_chars: ClassVar[int] = 500
+    max_media: ClassVar[int] = 4
+    rate_per_minute: ClassVar[int] = 30
+    # Real servers process images synchronously since 4.0; video can take longer than we wait.
+    media_poll_interval: ClassVar[float] = 0.5
+    media_poll_attempts: ClassVar[int] = 20
+
+    class Config(BaseModel):
+        base_url: str
+        access_token: SecretStr
+        visibility: str = "public"
+        language: str | None = None
+
+    def __init__(self, config: BaseModel, http: requests.Session, state: StateStore) -> None:
+        if not isinstance(config, Mastodon.Config):
+            raise TypeError("Mastodon needs a Mastodon.Config")
+        super().__init__(config, http, state)
+        self.settings: Mastodon.Config = config
+        self.base_url = config.base_url.rstrip("/")
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.settings.access_token.get_secret_value()}"}
+
+    def _raise_for(self, response: requests.Response, *, after_send: bool) -> None:
+        """Translate a non-2xx answer; ``after_send`` marks calls whose effect may have happened."""
+        status = response.status_code
+        if status == 429:
+            raise ChannelError(_error_text(response), retry_after=_retry_after(response))
+        if status in (401, 403):
+            raise AuthExpired(_error_text(response))
+        if status >= 500:
+            raise ChannelError(
+                _error_text(response), retry_after=_DEFAULT_RETRY_AFTER, ambiguous=after_send
+            )
+        raise ChannelError(_error_text(response), permanent=True)
+
+    def _call(
+        self, method: str, path: str, *, after_send: bool = False, **kwargs: Any
+    ) -> requests.Response:
+        headers = {**self._headers(), **kwargs.pop("headers", {})}
+        try:
+            response = self.http.request(method, self.base_url + path, headers=headers, **kwargs)
+        except (requests.ConnectTimeout, requests.exceptions.SSLError) as exc:
+            raise ChannelError(f"cannot reach {self.base_url}: {exc}", retry_after=30) from exc
+        except requests.ConnectionError as exc:
+            if _caused_by(exc, (BlockedAddress,)):
+                raise ChannelError(str(exc), permanent=True) from exc
+            # A refused or unresolvable connection never carried the request; a reset may have.
+            never_sent = _caused_by(exc, (NewConnectionError, NameResolutionError))
+            raise ChannelError(
+                f"connection to {self.base_url} failed: {exc}",
+                retry_after=30,
+                ambiguous=after_send and not never_sent,
+            ) from exc
+        except requests.Timeout as exc:
+            raise ChannelError(
+                f"no answer from {self.base_url}: {exc}", retry_after=30, ambiguous=after_send
+            ) from exc
+        except requests.RequestException as exc:
+            raise ChannelError(f"request to {self.base_url} failed: {exc}", retry_after=30) from exc
+        if not 200 <= response.status_code < 300:
+            self._raise_for(response, after_send=after_send)
+        return response
+
+    @staticmethod
+    def _json(response: requests.Response, *, after_send: bool = False) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise ChannelError(
+                f"HTTP {response.status_code} with a body that is not a JSON object",
+                retry_after=_DEFAULT_RETRY_AFTER,
+                ambiguous=after_send,
+            )
+        return body
+
+    def _upload(self, message: Outgoing) -> str:
+        assert message.image_bytes is not None
+        mime = message.image_mime or "application/octet-stream"
+        filename = f"image.{_EXTENSIONS.get(mime, 'bin')}"
+        data: dict[str, str] = {}
+        image = message.post.image
+        if image is not None and image.alt:
+            data["description"] = image.alt
+        files = {"file": (filename, message.image_bytes, mime)}
+        response = self._call("POST", "/api/v2/media", files=files, data=data)
+        media = self._json(response)
+        media_id = str(media["id"])
+        if response.status_code == 202 or media.get("url") is None:
+            self._wait_for_media(media_id)
+        return media_id
+
+    def _wait_for_media(self, media_id: str) -> None:
+        for _ in range(self.media_poll_attempts):
+            time.sleep(self.media_poll_interval)
+            response = self._call("GET", f"/api/v1/media/{media_id}")
+            if response.status_code == 200 and self._json(response).get("url"):
+                return
+        raise ChannelError(f"media {media_id} is still processing", retry_after=30)
+
+    def publish(self, message: Outgoing, *, idempotency_key: str) -> Receipt:
+        payload: dict[str, Any] = {
+            "status": message.post.text,
+            "visibility": self.settings.visibility,
+        }
+        if self.settings.language:
+            payload["language"] = self.settings.language
+        if message.image_bytes:
+            payload["media_ids"] = [self._upload(message)]
+        response = self._call(
+            "POST",
+            "/api/v1/statuses",
+            json=payload,
+            headers={"Idempotency-Key": idempotency_key},
+            after_send=True,
+        )
+        status = self._json(response, after_send=True)
+        return Receipt(remote_id=str(status["id"]), url=status.get("url") or status.get("uri"))
+
+    def _account(self) -> dict[str, Any]:
+        return self._json(self._call("GET", "/api/v1/accounts/verify_credentials"))
+
+    def lookup(self, message: Outgoing, *, idempotency_key: str) -> Receipt | None:
+        account_id = str(self._account()["id"])
+        since = _aware(message.created_at) - _CLOCK_SKEW
+        params: dict[str, str | int] = {"limit": 40}
+        for _ in range(_LOOKUP_PAGES):
+            response = self._call("GET", f"/api/v1/accounts/{account_id}/statuses", params=params)
+            statuses = response.json()
+            if not isinstance(statuses, list):
+                raise ChannelError("the account's statuses are not a JSON list", retry_after=30)
+            for status in statuses:
+                too_old = _aware(datetime.fromisoformat(str(status["created_at"]))) < since
+                if too_old:
+                    return None
+                if _is_post(status, message.post):
+                    return Receipt(remote_id=str(status["id"]), url=status.get("url"))
+            if len(statuses) < 40:
+                return None
+            params = {"limit": 40, "max_id": str(statuses[-1]["id"])}
+        raise ChannelError(
+            "too many statuses since the delivery was created to tell whether it landed",
+            retry_after=_DEFAULT_RETRY_AFTER,
+        )
+
+    def check(self) -> str:
+        account = self._account()
+        return f"@{account.get('acct') or account.get('username')} on {self.base_url}"
+
+
+def _is_post(status: dict[str, Any], post: PostRendition) -> bool:
+    content = html.unescape(str(status.get("content") or ""))
+    if post.link:
+        # The link survives linkification in full inside href, even when the label is shortened.
+        return post.link in content or post.link in str(status.get("text") or "")
+    return _plain(content) == _SPACE.sub(" ", post.text).strip()
