@@ -14,12 +14,19 @@ from distributor.config import get_settings
 
 settings = get_settings()
 
+
+def transport_options() -> dict[str, object]:
+    if settings.uses_embedded_broker:
+        # kombu's SQLAlchemy transport hands these to create_engine(); it polls every second.
+        return {}
+    # Redis re-delivers anything unacked after this long; the longest task is far shorter.
+    return {"visibility_timeout": 3600, "polling_interval": 0.5}
+
 app = Celery("distributor", include=["workers.tasks"])
 app.conf.update(
     broker_url=settings.broker_url,
     broker_connection_retry_on_startup=True,
-    # Redis re-delivers anything unacked after this long; the longest task is far shorter.
-    broker_transport_options={"visibility_timeout": 3600, "polling_interval": 0.5},
+    broker_transport_options=transport_options(),
     task_serializer="json",
     accept_content=["json"],
     result_serializer="json",

@@ -146,6 +146,8 @@ def _article_view(article: Article) -> dict[str, Any]:
         "lead": _line(article.lead),
         "category": category,
         "image": image,
+        # A credit without a picture URL (the plain-text form) is still shown: it is owed.
+        "image_credit": (_line(article.image.credit) if article.image else "") or None,
         # Safe only because it is nh3 output with the email allowlist, produced just above.
         "body": Markup(body),
         "body_text": strip_placeholders(html_to_text(body)),

@@ -1,6 +1,8 @@
 """The web app: read-only review pages, the public unsubscribe endpoints, and the JSON API."""
 
-from __future__ import annotations
+# No "from __future__ import annotations" here: FastAPI resolves the dependency aliases
+# defined inside create_app() from the live annotations.
+
 
 from pathlib import Path
 from typing import Annotated, Any, Literal
