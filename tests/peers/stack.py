@@ -55,13 +55,17 @@ class Stack:
         return process
 
     def start_worker(
-        self, *, concurrency: int = 2, extra_env: dict[str, str] | None = None
+        self,
+        *,
+        concurrency: int = 2,
+        queues: str = "render,email,social",
+        extra_env: dict[str, str] | None = None,
     ) -> subprocess.Popen[bytes]:
         return self._spawn(
             "worker",
             "worker",
             "-Q",
-            "render,email,social",
+            queues,
             "-c",
             str(concurrency),
             "--without-gossip",
