@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.peers.databases", "tests.peers.redis", "tests.peers.stack"]
+pytest_plugins = [
+    "tests.peers.databases",
+    "tests.peers.redis",
+    "tests.peers.stack",
+    "tests.peers.images",
+    "tests.peers.bluesky",
+    "tests.peers.mastodon",
+    "tests.peers.smtp",
+]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED_ARTICLE = FIXTURES / "articles" / "ishr-civil-society-meets-secretary-general.txt"

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from distributor import accounts, articles, services
 from distributor.channel_setup import add_channel
 from distributor.config import Settings
+from distributor.domain import Article
 from distributor.ingest.plaintext import parse_plaintext
 from distributor.scheduler import schedule_article
 from distributor.storage import Database
@@ -56,6 +57,7 @@ def seed_setup(
     subscribers: int = 3,
     email: dict[str, Any] | None = None,
     social: list[tuple[str, str, dict[str, Any]]] | None = None,
+    article: Article | None = None,
 ) -> Setup:
     """Users, an email channel over ``email`` options (default: the outbox), the given social
     channels (default: one file outbox), ``subscribers`` addresses, and the seed article."""
@@ -80,11 +82,13 @@ def seed_setup(
             add_channel(
                 session, name=name, kind=kind, options=options, schedule=None, secret_key=key
             )
-        article = parse_plaintext(
-            SEED.read_text(encoding="utf-8"), base_url=settings.article_base_url
-        )
+        article = article or seed_article(settings)
         stored = articles.ingest_articles(session, [article], source=str(SEED), settings=settings)
         return Setup(db, settings, stored[0].row.id)
+
+
+def seed_article(settings: Settings) -> Article:
+    return parse_plaintext(SEED.read_text(encoding="utf-8"), base_url=settings.article_base_url)
 
 
 def approve_all(setup: Setup, *, channels: list[str] | None = None) -> None:
