@@ -219,6 +219,13 @@ class Sender:
             assert row is not None
             if row.state != DeliveryState.UNKNOWN:
                 return "still_unknown"
+            session.add(
+                t.AuditEvent(
+                    action="reconcile",
+                    article_id=row.article_id,
+                    detail={"delivery_id": delivery_id, "found": found is not None},
+                )
+            )
             if found is not None:
                 ledger.record_sent(
                     session, delivery_id, remote_id=found.remote_id, url=found.url, now=utcnow()

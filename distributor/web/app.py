@@ -3,7 +3,6 @@
 # No "from __future__ import annotations" here: FastAPI resolves the dependency aliases
 # defined inside create_app() from the live annotations.
 
-
 from pathlib import Path
 from typing import Annotated, Any, Literal
 

@@ -65,12 +65,16 @@ def test_a_worker_killed_mid_send_leaves_every_recipient_with_exactly_one_messag
     wait_for(
         lambda: _settled(states(db), 1001),
         timeout=240,
-        what=f"every delivery settled: {states(db)}",
+        what=lambda: f"every delivery settled: {states(db)}",
     )
     counts = smtp_sink.counts()
     assert max(counts.values()) == 1, "nobody may get the newsletter twice"
     assert _resolve_unknown_by_relay_evidence(smtp_sink) <= 2
-    wait_for(lambda: states(db).get("sent") == 1001, timeout=120, what=f"the resends: {states(db)}")
+    wait_for(
+        lambda: states(db).get("sent") == 1001,
+        timeout=120,
+        what=lambda: f"the resends: {states(db)}",
+    )
     counts = smtp_sink.counts()
     assert len(counts) == 1000 and set(counts.values()) == {1}
 
@@ -106,7 +110,7 @@ def test_a_flushed_broker_delays_the_send_but_loses_nothing(
     wait_for(
         lambda: states(db).get("sent") == 201,
         timeout=180,
-        what=f"all sent after the loss: {states(db)}",
+        what=lambda: f"all sent after the loss: {states(db)}",
     )
     counts = smtp_sink.counts()
     assert len(counts) == 200 and set(counts.values()) == {1}

@@ -49,7 +49,7 @@ def test_the_seed_newsletter_reaches_three_subscribers_once_each(
     wait_for(
         lambda: states(db) == {"sent": 4, "cancelled": 1},
         timeout=90,
-        what=f"3 emails + 1 post sent, 1 cancelled; {stack.log_tail()}",
+        what=lambda: f"3 emails + 1 post sent, 1 cancelled; {stack.log_tail()}",
     )
 
     assert smtp_sink.counts() == {f"reader{n:05d}@example.org": 1 for n in range(3)}

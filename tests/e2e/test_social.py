@@ -80,7 +80,7 @@ def test_the_seed_post_lands_on_bluesky_with_a_link_facet_and_a_card_with_its_th
     wait_for(
         lambda: states(setup.db).get("sent") == 2,
         timeout=90,
-        what=f"both posts sent: {states(setup.db)} {stack.log_tail()}",
+        what=lambda: f"both posts sent: {states(setup.db)} {stack.log_tail()}",
     )
 
     row = _remote(setup.db, "bluesky")
@@ -112,21 +112,36 @@ def test_a_worker_killed_after_the_platforms_accepted_leaves_one_post_each_and_t
     stack: Stack, bluesky_pds: BlueskyPeer, mastodon_server: MastodonPeer, image_server: ImageServer
 ) -> None:
     setup = _setup_posts(bluesky_pds, mastodon_server, image_server)
-    stack.start_worker(extra_env={"DISTRIBUTOR_FAULT_POINT": "after_post_call"})
+    # Every pool process that runs a post dies right after the platform accepted it.
+    crashing = stack.start_worker(extra_env={"DISTRIBUTOR_FAULT_POINT": "after_post_call"})
     stack.start_beat()
     schedule_now(setup)
     wait_for(
-        lambda: states(setup.db).get("unknown") == 2,
+        lambda: (
+            len(mastodon_server.statuses()) == 1
+            and states(setup.db).get("sending", 0)
+            + states(setup.db).get("unknown", 0)
+            + states(setup.db).get("sent", 0)
+            == 2
+        ),
         timeout=90,
-        what=f"both posts unknown after the crash: {states(setup.db)}",
+        what=lambda: f"both posts accepted and the worker killed: {states(setup.db)}",
     )
-    # A healthy worker now runs the sweeper, which asks each platform.
+    stack.kill(crashing)
+    # A healthy worker runs the sweeper: stuck sends become unknown, then each platform is asked.
     stack.start_worker()
     wait_for(
         lambda: states(setup.db).get("sent") == 2,
         timeout=90,
-        what=f"reconciled to sent: {states(setup.db)} {stack.log_tail()}",
+        what=lambda: f"reconciled to sent: {states(setup.db)} {stack.log_tail()}",
     )
+    with setup.db.session() as session:
+        reconciled = session.scalars(
+            select(t.AuditEvent).where(t.AuditEvent.action == "reconcile")
+        ).all()
+        attempts = session.scalars(select(t.Attempt.outcome).order_by(t.Attempt.id)).all()
+    assert sorted(e.detail["found"] for e in reconciled) == [True, True]
+    assert attempts.count("started") == 2, "nothing was sent a second time"
     row = _remote(setup.db, "bluesky")
     assert row.remote_id
     assert len(_records(bluesky_pds, row.remote_id.split("/")[2])) == 1
@@ -152,7 +167,7 @@ def test_a_mastodon_429_is_retried_after_the_reset_time_and_not_before(
     wait_for(
         lambda: states(setup.db).get("sent") == 2,
         timeout=90,
-        what=f"sent after the rate limit: {states(setup.db)}",
+        what=lambda: f"sent after the rate limit: {states(setup.db)}",
     )
     with setup.db.session() as session:
         row = session.scalars(

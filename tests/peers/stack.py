@@ -20,12 +20,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait_for(
-    condition: Callable[[], bool], *, timeout: float, what: str, every: float = 0.2
+    condition: Callable[[], bool],
+    *,
+    timeout: float,
+    what: str | Callable[[], str],
+    every: float = 0.2,
 ) -> None:
+    """Poll ``condition``; ``what`` may be a callable so the failure shows the final state."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+            said = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {said}")
         time.sleep(every)
 
 
