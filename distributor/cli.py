@@ -384,7 +384,8 @@ def deliveries(
             for d in rows
         ]
         counts = delivery.counts_by_state(session, article_id)
-    table = Table("id", "channel", "target", "state", "tries", "remote / error", title=str(counts))
+    summary = ", ".join(f"{state}: {n}" for state, n in sorted(counts.items())) or "none"
+    table = Table("id", "channel", "target", "state", "tries", "remote / error", title=summary)
     for d in data:
         add_row(
             table,

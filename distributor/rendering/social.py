@@ -8,7 +8,7 @@ alone does not fit is a RenderError.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -120,9 +120,11 @@ def _fit(
         warnings.append(f"hashtags dropped to fit: {dropped}")
 
     if not fits(text):
-        short_lead = shorten(
-            lead, lambda candidate: fits(render(title, candidate, [])), bound=bound
-        )
+        short_lead = shorten(lead, _lead_fits(render, fits, title), bound=bound)
+        if short_lead is not None and not fits(render(title, short_lead, [])):
+            short_lead = shorten(
+                lead, lambda candidate: fits(render(title, candidate, [])), bound=bound
+            )
         if short_lead is not None:
             warnings.append("lead shortened to fit")
             text = render(title, short_lead, [])
@@ -167,6 +169,20 @@ def _fit(
         facets=facets,
         warnings=warnings,
     )
+
+
+_LEAD_SLOT = "\x00lead\x00"
+
+
+def _lead_fits(
+    render: Callable[[str, str, Sequence[str]], str], fits: Callable[[str], bool], title: str
+) -> Callable[[str], bool]:
+    """A test of lead candidates that renders the template once: the lead goes into a slot of
+    the rendered text. Templates that transform the lead (a filter) get a full render each."""
+    skeleton = render(title, _LEAD_SLOT, [])
+    if skeleton.count(_LEAD_SLOT) != 1:
+        return lambda candidate: fits(render(title, candidate, []))
+    return lambda candidate: fits(skeleton.replace(_LEAD_SLOT, candidate))
 
 
 def _image(article: Article, title: str, warnings: list[str]) -> Image | None:

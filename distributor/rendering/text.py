@@ -223,13 +223,17 @@ def shorten(text: str, accept: Callable[[str], bool], *, bound: int | None = Non
         return text
     if bound is not None:
         text = grapheme_prefix(text, bound + 1)
-    candidates = [c for c in (ellipsize(text[:p]) for p in cut_points(text)) if c]
+    points = cut_points(text)
     best: str | None = None
-    low, high = 0, len(candidates) - 1
+    low, high = 0, len(points) - 1
+    # Binary search over the cut points, building only the candidates it probes.
     while low <= high:
         middle = (low + high) // 2
-        if accept(candidates[middle]):
-            best = candidates[middle]
+        candidate = ellipsize(text[: points[middle]])
+        if not candidate:
+            low = middle + 1
+        elif accept(candidate):
+            best = candidate
             low = middle + 1
         else:
             high = middle - 1

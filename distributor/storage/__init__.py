@@ -43,8 +43,13 @@ def make_engine(url: str) -> Engine:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision."""
+    import logging
+
     from alembic import command
     from alembic.config import Config
+
+    # Every process migrates once at start; its routine chatter is not worth a log line.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
