@@ -13,7 +13,10 @@ import argparse
 import gc
 import json
 import smtplib
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -22,8 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import mjml
-from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Sink
 
 from distributor import articles
 from distributor.domain import Article
@@ -114,15 +115,38 @@ def _reference_variables(article: Article) -> dict[str, Any]:
 
 
 class SmtpSink:
+    """aiosmtpd's Sink in its own process, so the server does not share our GIL."""
+
     def __init__(self) -> None:
         from tests.peers.redis import free_port
 
         self.port = free_port()
-        self.controller = Controller(Sink(), hostname="127.0.0.1", port=self.port)
-        self.controller.start()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                f"127.0.0.1:{self.port}",
+                "-c",
+                "aiosmtpd.handlers.Sink",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 15
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("the SMTP sink did not start")
+            time.sleep(0.05)
 
     def stop(self) -> None:
-        self.controller.stop()
+        self.process.terminate()
+        self.process.wait(timeout=10)
 
 
 def _newsletter(recipients: int, sink: SmtpSink, workdir: Path) -> Any:

@@ -13,20 +13,10 @@ from sqlalchemy.orm import Session
 
 from distributor.channels.base import ChannelError
 from distributor.config import Settings
-from distributor.delivery import Claimed
+from distributor.delivery import Recipient
 from distributor.mail import InvalidRecipient, MessageTemplate
 from distributor.storage import tables as t
 from distributor.unsubscribe import make_token, preferences_url, unsubscribe_url
-
-
-@dataclass(frozen=True)
-class Envelope:
-    delivery_id: int
-    to_email: str
-    to_name: str
-    message_id: str
-    unsubscribe_url: str
-    preferences_url: str
 
 
 class Transport(Protocol):
@@ -86,18 +76,25 @@ class SmtpTransport:
 
 @dataclass
 class Newsletter:
-    rendition_hash: str
+    rendition_id: int
+    channel_id: int
+    list_id: int
     template: MessageTemplate
     transport: Transport
     settings: Settings
-    list_id: int
 
     @classmethod
-    def open(cls, session: Session, claimed: Claimed, settings: Settings) -> Newsletter:
+    def open(
+        cls, session: Session, rendition_id: int, channel_id: int, settings: Settings
+    ) -> Newsletter:
+        """Render the message once for the batch and open its transport."""
         from distributor.sending import channel_config, email_from_payload, outbox_path
 
-        channel = claimed.channel
-        rendition = email_from_payload(claimed.rendition.payload or {})
+        channel = session.get(t.Channel, channel_id)
+        rendition_row = session.get(t.Rendition, rendition_id)
+        if channel is None or rendition_row is None or not rendition_row.payload:
+            raise ChannelError("the newsletter or its channel is gone", permanent=True)
+        rendition = email_from_payload(rendition_row.payload)
         sender_address = email.utils.parseaddr(settings.mail_from)[1]
         domain = sender_address.rpartition("@")[2] or "localhost"
         mailing_list = session.get(t.MailingList, channel.config["list_id"])
@@ -117,36 +114,26 @@ class Newsletter:
 
             transport = SmtpTransport(channel_config(channel, SmtpConfig, settings))
         return cls(
-            claimed.rendition.content_hash, template, transport, settings, channel.config["list_id"]
+            rendition_id, channel_id, channel.config["list_id"], template, transport, settings
         )
 
-    def envelope(self, session: Session, delivery: t.Delivery) -> Envelope:
-        subscriber = session.get(t.Subscriber, delivery.subscriber_id)
-        assert subscriber is not None
-        key = self.settings.secret_key.get_secret_value()
-        token = make_token(key, subscriber.id, self.list_id)
-        return Envelope(
-            delivery_id=delivery.id,
-            to_email=subscriber.email,
-            to_name=subscriber.name,
-            message_id=delivery.idem_key,
-            unsubscribe_url=unsubscribe_url(self.settings.public_url, token),
-            preferences_url=preferences_url(self.settings.public_url, token),
+    def send(self, recipient: Recipient) -> str:
+        """Personalise and send; returns the Message-ID."""
+        token = make_token(
+            self.settings.secret_key.get_secret_value(), recipient.subscriber_id, self.list_id
         )
-
-    def send(self, envelope: Envelope) -> str:
         try:
             raw = self.template.personalise(
-                to_email=envelope.to_email,
-                to_name=envelope.to_name,
-                message_id=envelope.message_id,
-                unsubscribe_url=envelope.unsubscribe_url,
-                preferences_url=envelope.preferences_url,
+                to_email=recipient.email,
+                to_name=recipient.name,
+                message_id=recipient.idem_key,
+                unsubscribe_url=unsubscribe_url(self.settings.public_url, token),
+                preferences_url=preferences_url(self.settings.public_url, token),
             )
         except InvalidRecipient as error:
             raise ChannelError(f"not sent: {error}", permanent=True) from None
-        self.transport.send(raw, sender=self.template.envelope_sender, recipient=envelope.to_email)
-        return f"<{envelope.message_id}@{self.template.message_id_domain}>"
+        self.transport.send(raw, sender=self.template.envelope_sender, recipient=recipient.email)
+        return f"<{recipient.idem_key}@{self.template.message_id_domain}>"
 
     def reset(self) -> None:
         self.transport.reset()

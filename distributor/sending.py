@@ -196,7 +196,11 @@ class Sender:
             )
         outcome = {"sent": 0, "resend": 0, "still_unknown": 0}
         for delivery_id in ids:
-            outcome[self._reconcile_one(delivery_id)] += 1
+            try:
+                outcome[self._reconcile_one(delivery_id)] += 1
+            except Exception:  # one broken row must not keep the others unresolved
+                log.exception("delivery %s: reconciliation failed", delivery_id)
+                outcome["still_unknown"] += 1
         return outcome
 
     def _reconcile_one(self, delivery_id: int) -> str:
@@ -207,7 +211,7 @@ class Sender:
             rendition = session.get(t.Rendition, row.rendition_id)
             assert channel_row is not None and rendition is not None
             key, created_at = row.idem_key, row.created_at
-        post = post_from_payload(rendition.payload or {})
+            post = post_from_payload(rendition.payload or {})
         try:
             channel = build_channel(channel_row, self.db, self.settings)
             found = channel.lookup(Outgoing(post=post, created_at=created_at), idempotency_key=key)
@@ -243,51 +247,77 @@ class Sender:
     def send_email_batch(
         self, delivery_ids: list[int], *, progress: Callable[[int], None] | None = None
     ) -> dict[str, int]:
-        """Send a batch of one newsletter over one connection, one recipient at a time."""
+        """Send a batch of one newsletter (the dispatcher groups by rendition) over one
+        connection, one recipient at a time.
+
+        Each recipient is claimed and guarded in its own transaction, committed before the
+        message leaves; the same transaction records the previous recipient's result, so a
+        send costs one commit."""
         from distributor.newsletter import Newsletter
 
         outcome: dict[str, int] = {}
-        newsletter: Newsletter | None = None
+        if not delivery_ids:
+            return outcome
+        with self.db.session() as session:
+            first = session.get(t.Delivery, delivery_ids[0])
+            if first is None:
+                return outcome
+            newsletter = Newsletter.open(
+                session, first.rendition_id, first.channel_id, self.settings
+            )
+        delivered: tuple[int, str] | None = None  # sent, not yet recorded
+
+        def count(state: str) -> None:
+            outcome[state] = outcome.get(state, 0) + 1
+            if progress:
+                progress(1)
+
         try:
             for delivery_id in delivery_ids:
                 with self.db.session() as session:
-                    claimed = ledger.claim_for_send(
-                        session, delivery_id, now=utcnow(), lease=self.lease
+                    now = utcnow()
+                    if delivered is not None:
+                        self._record_email(session, delivered, now)
+                        delivered = None
+                    recipient = ledger.claim_recipient(
+                        session,
+                        delivery_id,
+                        rendition_id=newsletter.rendition_id,
+                        channel_id=newsletter.channel_id,
+                        list_id=newsletter.list_id,
+                        now=now,
+                        lease=self.lease,
                     )
-                    if claimed is None:
-                        outcome["skipped"] = outcome.get("skipped", 0) + 1
-                        continue
-                    if (
-                        newsletter is None
-                        or newsletter.rendition_hash != claimed.rendition.content_hash
-                    ):
-                        if newsletter is not None:
-                            newsletter.close()
-                        newsletter = Newsletter.open(session, claimed, self.settings)
-                    envelope = newsletter.envelope(session, claimed.delivery)
-                state = self._send_one_email(newsletter, envelope, delivery_id)
-                outcome[state] = outcome.get(state, 0) + 1
-                if progress:
-                    progress(1)
+                if recipient is None:
+                    count("skipped")
+                    continue
+                try:
+                    delivered = (delivery_id, newsletter.send(recipient))
+                    fault("after_email_call")
+                    count(DeliveryState.SENT.value)
+                except ChannelError as error:
+                    count(self._email_failed(newsletter, delivery_id, error))
+            if delivered is not None:
+                with self.db.session() as session:
+                    self._record_email(session, delivered, utcnow())
         finally:
-            if newsletter is not None:
-                newsletter.close()
+            newsletter.close()
         return outcome
 
-    def _send_one_email(self, newsletter: Any, envelope: Any, delivery_id: int) -> str:
-        try:
-            remote_id = newsletter.send(envelope)
-            fault("after_email_call")
-        except ChannelError as error:
-            state = self._failed(delivery_id, error)
-            if error.permanent and not error.ambiguous:
-                self._suppress_bounce(delivery_id, error.message)
-            if not error.permanent:
-                newsletter.reset()
-            return state.value
-        with self.db.session() as session:
-            ledger.record_sent(session, delivery_id, remote_id=remote_id, url=None, now=utcnow())
-        return DeliveryState.SENT.value
+    @staticmethod
+    def _record_email(session: Any, delivered: tuple[int, str], now: Any) -> None:
+        delivery_id, message_id = delivered
+        ledger.record_sent(
+            session, delivery_id, remote_id=message_id, url=None, now=now, journal=False
+        )
+
+    def _email_failed(self, newsletter: Any, delivery_id: int, error: ChannelError) -> str:
+        state = self._failed(delivery_id, error)
+        if error.permanent and not error.ambiguous:
+            self._suppress_bounce(delivery_id, error.message)
+        if not error.permanent:
+            newsletter.reset()
+        return state.value
 
     def _suppress_bounce(self, delivery_id: int, message: str) -> None:
         with self.db.session() as session:

@@ -76,9 +76,11 @@ def seed_setup(
             schedule=None,
             secret_key=key,
         )
-        for name, kind, options in social or [
-            ("social-outbox", "outbox", {"directory": str(settings.outbox_dir / "social")})
-        ]:
+        for name, kind, options in (
+            social
+            if social is not None
+            else [("social-outbox", "outbox", {"directory": str(settings.outbox_dir / "social")})]
+        ):
             add_channel(
                 session, name=name, kind=kind, options=options, schedule=None, secret_key=key
             )

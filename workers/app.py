@@ -22,6 +22,7 @@ def transport_options() -> dict[str, object]:
     # Redis re-delivers anything unacked after this long; the longest task is far shorter.
     return {"visibility_timeout": 3600, "polling_interval": 0.5}
 
+
 app = Celery("distributor", include=["workers.tasks"])
 app.conf.update(
     broker_url=settings.broker_url,

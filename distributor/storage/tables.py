@@ -98,7 +98,8 @@ class Rendition(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
-    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Deferred: the guard reads only the hash, once per recipient; the payload is large.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
     error: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
     edited_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

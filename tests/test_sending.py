@@ -1,0 +1,123 @@
+"""Sending through the ledger to a real SMTP server: temporary and permanent failures,
+ambiguous outcomes, rejected content."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from distributor import delivery as ledger
+from distributor import services
+from distributor.accounts import user_by_email
+from distributor.sending import Sender
+from distributor.storage import Database
+from distributor.storage import tables as t
+from distributor.storage.tables import utcnow
+from tests.factories import APPROVER, Setup, approve_all, schedule_now, seed_setup, settings_for
+from tests.peers.smtp import SmtpPeer
+
+LEASE = timedelta(minutes=1)
+
+
+def _setup(tmp_path: Path, smtp: SmtpPeer, subscribers: int = 3) -> Setup:
+    db = Database(f"sqlite:///{tmp_path / 'send.db'}")
+    db.migrate()
+    options = {
+        "list": "news",
+        "transport": "smtp",
+        "host": smtp.host,
+        "port": smtp.port,
+        "starttls": False,
+    }
+    setup = seed_setup(db, settings_for(db.url, tmp_path), subscribers=subscribers, email=options)
+    return setup
+
+
+def _send_due(setup: Setup, *, at: timedelta = timedelta(0)) -> dict[str, int]:
+    sender = Sender(setup.db, setup.settings)
+    total: dict[str, int] = {}
+    with setup.db.session() as session:
+        jobs = ledger.dispatch(session, now=utcnow() + at, lease=LEASE, limit=100, batch=50)
+    for job in jobs:
+        result = (
+            sender.send_email_batch(list(job.delivery_ids))
+            if job.kind == "email"
+            else {sender.send_post(job.delivery_ids[0]): 1}
+        )
+        for key, value in result.items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+def _email_rows(setup: Setup) -> dict[str, t.Delivery]:
+    with setup.db.session() as session:
+        rows = session.scalars(select(t.Delivery).where(t.Delivery.subscriber_id.is_not(None)))
+        return {r.target: r for r in rows}
+
+
+def test_a_temporary_smtp_refusal_is_retried_later_and_then_delivered(
+    tmp_path: Path, smtp_server: SmtpPeer
+) -> None:
+    setup = _setup(tmp_path, smtp_server)
+    approve_all(setup, channels=["newsletter"])
+    schedule_now(setup, channels=["newsletter"])
+    smtp_server.tempfail_next_rcpts(1)
+    assert _send_due(setup) == {"pending": 1, "sent": 2}
+    first = _email_rows(setup)["sub1"]
+    assert first.state == "pending"
+    assert "answered 421" in (first.last_error or ""), first.last_error
+    assert first.not_before > utcnow() + timedelta(seconds=30), "retried with backoff, not at once"
+    assert _send_due(setup) == {}, "not before its retry time"
+    assert _send_due(setup, at=timedelta(minutes=10)) == {"sent": 1}
+    assert len(smtp_server.received_by("reader00000@example.org")) == 1
+
+
+def test_a_permanent_smtp_refusal_is_a_bounce_that_suppresses_the_address(
+    tmp_path: Path, smtp_server: SmtpPeer
+) -> None:
+    setup = _setup(tmp_path, smtp_server)
+    smtp_server.reject("reader00001@example.org")
+    approve_all(setup, channels=["newsletter"])
+    schedule_now(setup, channels=["newsletter"])
+    assert _send_due(setup) == {"failed": 1, "sent": 2}
+    bounced = _email_rows(setup)["sub2"]
+    assert bounced.state == "failed" and "550" in (bounced.last_error or "")
+    with setup.db.session() as session:
+        subscriber = session.scalars(
+            select(t.Subscriber).where(t.Subscriber.email == "reader00001@example.org")
+        ).one()
+        assert (subscriber.suppressed_reason or "").startswith("bounce")
+
+
+def test_a_connection_lost_after_the_message_was_sent_is_unknown_not_resent(
+    tmp_path: Path, smtp_server: SmtpPeer
+) -> None:
+    setup = _setup(tmp_path, smtp_server, subscribers=1)
+    smtp_server.drop_after_next_data(1)
+    approve_all(setup, channels=["newsletter"])
+    schedule_now(setup, channels=["newsletter"])
+    assert _send_due(setup) == {"unknown": 1}
+    assert _send_due(setup, at=timedelta(minutes=10)) == {}
+    with setup.db.session() as session:
+        result = ledger.sweep(session, now=utcnow() + timedelta(minutes=10))
+    assert result["unknown"] == 0
+    assert _email_rows(setup)["sub1"].state == "unknown", "email waits for a person"
+
+
+def test_rejected_renditions_never_send(tmp_path: Path, smtp_server: SmtpPeer) -> None:
+    setup = _setup(tmp_path, smtp_server)
+    approve_all(setup)
+    schedule_now(setup)
+    with setup.db.session() as session:
+        row = session.get(t.Article, setup.article_id)
+        assert row is not None
+        services.decide_article(
+            session, row, user_by_email(session, APPROVER), "reject", comment="wrong photo credit"
+        )
+    assert _send_due(setup) == {"skipped": 4}
+    assert smtp_server.messages == []
+    with setup.db.session() as session:
+        states = {d.state for d in session.scalars(select(t.Delivery))}
+    assert states == {"cancelled"}
