@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, or_, select, update
+from sqlalchemy import Connection, Select, Table, and_, bindparam, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from distributor import approval
@@ -26,6 +26,8 @@ from distributor.storage import tables as t
 from distributor.storage.tables import utcnow
 
 PAUSED_FLAG = "paused"
+# The table itself, for the prepared statements of the newsletter hot path (Core, not ORM).
+DELIVERIES: Table = t.Delivery.__table__  # type: ignore[assignment]
 EMAIL_KIND = "email"
 
 
@@ -240,7 +242,7 @@ class Recipient:
 
 
 def claim_recipient(
-    session: Session,
+    connection: Connection,
     delivery_id: int,
     *,
     rendition_id: int,
@@ -251,8 +253,8 @@ def claim_recipient(
 ) -> Recipient | None:
     """claim_for_send for one newsletter recipient, in three prepared statements: the hot
     path of a fan-out runs the same guard without building queries or loading ORM rows."""
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    row = session.execute(
+    postgresql = connection.dialect.name == "postgresql"
+    row = connection.execute(
         _recipient_query(postgresql), {"delivery_id": delivery_id, "list_id": list_id}
     ).first()
     if row is None or row.state != S.CLAIMED:
@@ -262,7 +264,7 @@ def claim_recipient(
         block = f"cancelled: address suppressed ({row.suppressed_reason})"
     elif row.status != "subscribed":
         block = "cancelled: recipient unsubscribed"
-    shared = session.execute(
+    shared = connection.execute(
         _shared_facts_query(), {"rendition_id": rendition_id, "channel_id": channel_id}
     ).one()
     facts = Facts(
@@ -288,13 +290,24 @@ def claim_recipient(
         }
     else:
         values = {"state": verdict[0].value, "lease_until": None, "error": verdict[1]}
-    session.execute(
+    connection.execute(
         _mark_query(),
         {**values, "delivery_id": delivery_id, "now": now, "sending": verdict is None},
     )
     if verdict is not None:
         return None
     return Recipient(delivery_id, row.idem_key, row.subscriber_id, row.email, row.name)
+
+
+def record_recipient_sent(
+    connection: Connection, delivery_id: int, *, message_id: str, now: datetime
+) -> None:
+    """record_sent for a newsletter recipient: the row alone is the record, so a send to
+    100,000 people does not also write 200,000 journal rows."""
+    connection.execute(
+        _sent_query(),
+        {"delivery_id": delivery_id, "remote_id": message_id, "url": None, "now": now},
+    )
 
 
 @cache
@@ -348,10 +361,26 @@ def _shared_facts_query() -> Select[Any]:
 
 
 @cache
-def _mark_query() -> Any:
-    d = t.Delivery
+def _sent_query() -> Any:
     return (
-        update(d)
+        update(DELIVERIES)
+        .where(DELIVERIES.c.id == bindparam("delivery_id"))
+        .values(
+            state=S.SENT.value,
+            remote_id=bindparam("remote_id"),
+            remote_url=bindparam("url"),
+            lease_until=None,
+            last_error=None,
+            updated_at=bindparam("now"),
+        )
+    )
+
+
+@cache
+def _mark_query() -> Any:
+    d = DELIVERIES.c
+    return (
+        update(DELIVERIES)
         .where(d.id == bindparam("delivery_id"))
         .values(
             state=bindparam("state"),
@@ -389,22 +418,13 @@ def record_sent(
     now: datetime,
     journal: bool = True,
 ) -> None:
-    """``journal=False`` (newsletter recipients): the row alone is the record, so a send to
-    100,000 people does not also write 200,000 journal rows."""
-    session.execute(
-        update(t.Delivery)
-        .where(t.Delivery.id == delivery_id)
-        .values(
-            state=S.SENT,
-            remote_id=remote_id,
-            remote_url=url,
-            lease_until=None,
-            last_error=None,
-            updated_at=now,
-        )
-    )
     if not journal:
+        record_recipient_sent(session.connection(), delivery_id, message_id=remote_id, now=now)
         return
+    session.connection().execute(
+        _sent_query(),
+        {"delivery_id": delivery_id, "remote_id": remote_id, "url": url, "now": now},
+    )
     article_id = session.scalar(select(t.Delivery.article_id).where(t.Delivery.id == delivery_id))
     session.add(
         t.Attempt(delivery_id=delivery_id, started_at=now, outcome="sent", detail=remote_id)

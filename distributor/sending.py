@@ -272,15 +272,19 @@ class Sender:
             if progress:
                 progress(1)
 
+        # One connection for the batch, one transaction (commit) per recipient.
+        connection = self.db.engine.connect()
         try:
             for delivery_id in delivery_ids:
-                with self.db.session() as session:
+                with connection.begin():
                     now = utcnow()
                     if delivered is not None:
-                        self._record_email(session, delivered, now)
+                        ledger.record_recipient_sent(
+                            connection, delivered[0], message_id=delivered[1], now=now
+                        )
                         delivered = None
                     recipient = ledger.claim_recipient(
-                        session,
+                        connection,
                         delivery_id,
                         rendition_id=newsletter.rendition_id,
                         channel_id=newsletter.channel_id,
@@ -298,18 +302,14 @@ class Sender:
                 except ChannelError as error:
                     count(self._email_failed(newsletter, delivery_id, error))
             if delivered is not None:
-                with self.db.session() as session:
-                    self._record_email(session, delivered, utcnow())
+                with connection.begin():
+                    ledger.record_recipient_sent(
+                        connection, delivered[0], message_id=delivered[1], now=utcnow()
+                    )
         finally:
+            connection.close()
             newsletter.close()
         return outcome
-
-    @staticmethod
-    def _record_email(session: Any, delivered: tuple[int, str], now: Any) -> None:
-        delivery_id, message_id = delivered
-        ledger.record_sent(
-            session, delivery_id, remote_id=message_id, url=None, now=now, journal=False
-        )
 
     def _email_failed(self, newsletter: Any, delivery_id: int, error: ChannelError) -> str:
         state = self._failed(delivery_id, error)
