@@ -20,7 +20,11 @@ from distributor.unsubscribe import make_token, preferences_url, unsubscribe_url
 
 
 class Transport(Protocol):
-    def send(self, raw: bytes, *, sender: str, recipient: str) -> None: ...
+    """``submit`` hands a message over; ``confirm`` waits for the verdict on it."""
+
+    def submit(self, raw: bytes, *, sender: str, recipient: str) -> None: ...
+
+    def confirm(self) -> None: ...
 
     def reset(self) -> None: ...
 
@@ -34,7 +38,10 @@ class OutboxTransport:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
 
-    def send(self, raw: bytes, *, sender: str, recipient: str) -> None:
+    def confirm(self) -> None:
+        pass
+
+    def submit(self, raw: bytes, *, sender: str, recipient: str) -> None:
         name = raw.split(b"Message-ID: <", 1)[1].split(b">", 1)[0].decode("ascii")
         path = self.directory / f"{name}.eml"
         partial = path.with_suffix(".partial")
@@ -58,11 +65,14 @@ class SmtpTransport:
         self._connection = SmtpConnection(config)  # type: ignore[arg-type]
         self._open = False
 
-    def send(self, raw: bytes, *, sender: str, recipient: str) -> None:
+    def submit(self, raw: bytes, *, sender: str, recipient: str) -> None:
         if not self._open:
             self._connection.__enter__()
             self._open = True
-        self._connection.send(raw, sender=sender, recipient=recipient)
+        self._connection.submit(raw, sender=sender, recipient=recipient)
+
+    def confirm(self) -> None:
+        self._connection.confirm()
 
     def reset(self) -> None:
         if self._open:
@@ -117,8 +127,8 @@ class Newsletter:
             rendition_id, channel_id, channel.config["list_id"], template, transport, settings
         )
 
-    def send(self, recipient: Recipient) -> str:
-        """Personalise and send; returns the Message-ID."""
+    def submit(self, recipient: Recipient) -> str:
+        """Personalise and hand over (``confirm`` gives the verdict); returns the Message-ID."""
         token = make_token(
             self.settings.secret_key.get_secret_value(), recipient.subscriber_id, self.list_id
         )
@@ -132,8 +142,11 @@ class Newsletter:
             )
         except InvalidRecipient as error:
             raise ChannelError(f"not sent: {error}", permanent=True) from None
-        self.transport.send(raw, sender=self.template.envelope_sender, recipient=recipient.email)
+        self.transport.submit(raw, sender=self.template.envelope_sender, recipient=recipient.email)
         return f"<{recipient.idem_key}@{self.template.message_id_domain}>"
+
+    def confirm(self) -> None:
+        self.transport.confirm()
 
     def reset(self) -> None:
         self.transport.reset()

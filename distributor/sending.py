@@ -251,8 +251,8 @@ class Sender:
         connection, one recipient at a time.
 
         Each recipient is claimed and guarded in its own transaction, committed before the
-        message leaves; the same transaction records the previous recipient's result, so a
-        send costs one commit."""
+        message leaves; the next transaction records the verdict on it, so a send costs one
+        commit."""
         from distributor.newsletter import Newsletter
 
         outcome: dict[str, int] = {}
@@ -265,47 +265,56 @@ class Sender:
             newsletter = Newsletter.open(
                 session, first.rendition_id, first.channel_id, self.settings
             )
-        delivered: tuple[int, str] | None = None  # sent, not yet recorded
 
         def count(state: str) -> None:
             outcome[state] = outcome.get(state, 0) + 1
             if progress:
                 progress(1)
 
-        # One connection for the batch, one transaction (commit) per recipient.
+        # One connection for the batch, one transaction (commit) per recipient. The next
+        # recipient is claimed while the server is still taking the previous message; its
+        # verdict is read, and recorded, in the same transaction.
         connection = self.db.engine.connect()
+        submitted: tuple[int, str] | None = None  # handed over, verdict not yet read
         try:
-            for delivery_id in delivery_ids:
+            for delivery_id in [*delivery_ids, None]:
+                failure: tuple[int, ChannelError] | None = None
                 with connection.begin():
                     now = utcnow()
-                    if delivered is not None:
-                        ledger.record_recipient_sent(
-                            connection, delivered[0], message_id=delivered[1], now=now
+                    recipient = None
+                    if delivery_id is not None:
+                        recipient = ledger.claim_recipient(
+                            connection,
+                            delivery_id,
+                            rendition_id=newsletter.rendition_id,
+                            channel_id=newsletter.channel_id,
+                            list_id=newsletter.list_id,
+                            now=now,
+                            lease=self.lease,
                         )
-                        delivered = None
-                    recipient = ledger.claim_recipient(
-                        connection,
-                        delivery_id,
-                        rendition_id=newsletter.rendition_id,
-                        channel_id=newsletter.channel_id,
-                        list_id=newsletter.list_id,
-                        now=now,
-                        lease=self.lease,
-                    )
+                    if submitted is not None:
+                        try:
+                            newsletter.confirm()
+                            fault("after_email_call")
+                            ledger.record_recipient_sent(
+                                connection, submitted[0], message_id=submitted[1], now=now
+                            )
+                            count(DeliveryState.SENT.value)
+                        except ChannelError as error:
+                            failure = (submitted[0], error)
+                        submitted = None
+                # Failures are recorded in their own transaction, after this one committed.
+                if failure is not None:
+                    count(self._email_failed(newsletter, *failure))
+                if delivery_id is None:
+                    break
                 if recipient is None:
                     count("skipped")
                     continue
                 try:
-                    delivered = (delivery_id, newsletter.send(recipient))
-                    fault("after_email_call")
-                    count(DeliveryState.SENT.value)
+                    submitted = (delivery_id, newsletter.submit(recipient))
                 except ChannelError as error:
                     count(self._email_failed(newsletter, delivery_id, error))
-            if delivered is not None:
-                with connection.begin():
-                    ledger.record_recipient_sent(
-                        connection, delivered[0], message_id=delivered[1], now=utcnow()
-                    )
         finally:
             connection.close()
             newsletter.close()

@@ -197,14 +197,18 @@ class SmtpConnection:
 
     def send(self, raw: bytes, *, sender: str, recipient: str) -> None:
         """Submit one message to one recipient; return when the server has accepted it."""
+        self.submit(raw, sender=sender, recipient=recipient)
+        self.confirm()
+
+    def submit(self, raw: bytes, *, sender: str, recipient: str) -> None:
+        """MAIL, RCPT, DATA and the message, without waiting for the final reply: the caller
+        may do other work while the server takes the message, then must call ``confirm``."""
         for address, role in ((sender, "sender"), (recipient, "recipient")):
             if not _ENVELOPE_ADDRESS.fullmatch(address):
                 raise ChannelError(f"not a usable envelope {role}: {address!r}", permanent=True)
         self.connect()
         smtp = self._smtp
         assert smtp is not None
-        where = f"{self.config.host}:{self.config.port}"
-        final_dot_sent = False
         try:
             try:
                 code, reply = smtp.mail(sender)
@@ -223,33 +227,53 @@ class SmtpConnection:
             if code != 354:
                 raise self._refused(code, reply, "DATA")
             payload = _dot_stuffed(raw)
-            smtp.send(payload)
-            # From here the server may hold the whole message; only its reply says whether
-            # it took responsibility for it.
-            final_dot_sent = True
-            code, reply = smtp.getreply()
         except ChannelError:
             raise
+        except (smtplib.SMTPResponseException, smtplib.SMTPServerDisconnected, OSError) as exc:
+            self._abandon()
+            raise ChannelError(
+                f"{self._where} went away before accepting the message: "
+                f"{exc or type(exc).__name__}",
+                retry_after=_RETRY_AFTER_CONNECTION,
+            ) from exc
+        try:
+            smtp.send(payload)
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            # Part of the message may have left: only a reply could tell, and none will come.
+            self._abandon()
+            raise ChannelError(
+                f"{self._where} went away while the message was being sent; it may have "
+                f"been delivered: {exc or type(exc).__name__}",
+                ambiguous=True,
+            ) from exc
+
+    def confirm(self) -> None:
+        """The server's reply to the submitted message: from here on it either took
+        responsibility for it or said why not."""
+        smtp = self._smtp
+        if smtp is None:
+            raise ChannelError(f"{self._where}: nothing was submitted", ambiguous=True)
+        try:
+            code, reply = smtp.getreply()
         except smtplib.SMTPResponseException as exc:
             # getreply() raises this for a reply it cannot parse.
             self._abandon()
             raise ChannelError(
-                f"{where} answered garbage: {exc}", ambiguous=final_dot_sent, retry_after=60
+                f"{self._where} answered garbage: {exc}", ambiguous=True, retry_after=60
             ) from exc
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._abandon()
-            if final_dot_sent:
-                raise ChannelError(
-                    f"{where} went away after the message was sent; it may have been "
-                    f"delivered: {exc or type(exc).__name__}",
-                    ambiguous=True,
-                ) from exc
             raise ChannelError(
-                f"{where} went away before accepting the message: {exc or type(exc).__name__}",
-                retry_after=_RETRY_AFTER_CONNECTION,
+                f"{self._where} went away after the message was sent; it may have been "
+                f"delivered: {exc or type(exc).__name__}",
+                ambiguous=True,
             ) from exc
         if code != 250:
             raise self._refused(code, reply, "end of DATA")
+
+    @property
+    def _where(self) -> str:
+        return f"{self.config.host}:{self.config.port}"
 
     def _refused(self, code: int, reply: bytes, command: str) -> ChannelError:
         if code == 421:
