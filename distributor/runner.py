@@ -13,6 +13,7 @@ from rich.console import Console
 from sqlalchemy import select
 
 from distributor import accounts, articles, services
+from distributor.broker import prepare_broker
 from distributor.channel_setup import add_channel
 from distributor.config import Settings, get_settings
 from distributor.storage import tables as t
@@ -76,6 +77,7 @@ def run_stack(*, host: str, port: int, seed: bool) -> None:
     settings = get_settings()
     services.database(settings)
     token = seed_demo(settings) if seed else None
+    prepare_broker(settings.broker_url)
     beat_file = settings.data_dir / "celerybeat-schedule"
     children = [
         _celery(

@@ -10,6 +10,7 @@ from datetime import timedelta
 from celery import Celery
 from kombu import Queue  # type: ignore[attr-defined]
 
+from distributor.broker import QUEUES
 from distributor.config import get_settings
 
 settings = get_settings()
@@ -39,7 +40,7 @@ app.conf.update(
     task_soft_time_limit=280,
     worker_soft_shutdown_timeout=20,
     worker_hijack_root_logger=False,
-    task_queues=[Queue(name) for name in ("render", "email", "social")],  # type: ignore[no-untyped-call]
+    task_queues=[Queue(name) for name in QUEUES],  # type: ignore[no-untyped-call]
     task_default_queue="render",
     task_routes={
         "distributor.send_post": {"queue": "social"},

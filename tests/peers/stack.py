@@ -39,7 +39,10 @@ class Stack:
     """Environment shared by the test process and the workers it starts."""
 
     def __init__(self, env: dict[str, str], workdir: Path) -> None:
+        from distributor.broker import prepare_broker
+
         self.env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+        prepare_broker(env["DISTRIBUTOR_BROKER_URL"])
         self.workdir = workdir
         self.processes: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
