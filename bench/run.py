@@ -10,8 +10,8 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import json
+import os
 import smtplib
 import socket
 import statistics
@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -247,18 +246,29 @@ def bench_fanout(recipients: int) -> None:
 
 
 def peak_memory_mb(recipients: int) -> float:
-    sink = SmtpSink()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            setup = _newsletter(recipients, sink, Path(tmp))
-            gc.collect()
-            tracemalloc.start()
-            _send_everything(setup)
-            peak = tracemalloc.get_traced_memory()[1]
-            tracemalloc.stop()
-    finally:
-        sink.stop()
-    return peak / 1e6
+    """Peak RSS of a fresh process that schedules and sends to ``recipients`` addresses."""
+    code = (
+        "import resource, sys, tempfile\n"
+        "from pathlib import Path\n"
+        "from bench.run import SmtpSink, _newsletter, _send_everything\n"
+        "sink = SmtpSink()\n"
+        "with tempfile.TemporaryDirectory() as tmp:\n"
+        f"    setup = _newsletter({recipients}, sink, Path(tmp))\n"
+        "    sent = _send_everything(setup)\n"
+        "sink.stop()\n"
+        f"assert sent == {recipients}, sent\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    return int(result.stdout.split()[-1]) / 1024
 
 
 def bench_memory(small: int, large: int) -> None:

@@ -93,27 +93,31 @@ class _TimeoutSession(requests.Session):
         try:
             return super().request(method, url, *args, **kwargs)
         except requests.ConnectionError as error:
-            blocked = _find_blocked(error)
+            # urllib3 wraps the guard's error in its own; let callers see it as it is.
+            blocked = (
+                caused_by(error, BlockedAddress) if not isinstance(error, BlockedAddress) else None
+            )
             if blocked is not None:
                 raise blocked from None
             raise
 
 
-def _find_blocked(error: BaseException) -> BlockedAddress | None:
-    """urllib3 wraps our guard's error in its own; dig it out so callers can tell."""
+def caused_by(
+    error: BaseException, kinds: type[BaseException] | tuple[type[BaseException], ...]
+) -> BaseException | None:
+    """The first exception of ``kinds`` anywhere in the chain that requests and urllib3 wrap
+    around a failure (arguments, causes, contexts, ``reason``), or None."""
     seen: set[int] = set()
-    stack: list[BaseException] = [error]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
+    pending: list[object] = [error]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, BlockedAddress) and current is not error:
+        if isinstance(current, kinds):
             return current
-        stack.extend(a for a in current.args if isinstance(a, BaseException))
-        for linked in (current.__cause__, current.__context__, getattr(current, "reason", None)):
-            if isinstance(linked, BaseException):
-                stack.append(linked)
+        pending.extend([*current.args, getattr(current, "reason", None)])
+        pending.extend([current.__cause__, current.__context__])
     return None
 
 

@@ -29,7 +29,7 @@ from distributor.channels.base import (
     StateStore,
 )
 from distributor.channels.tid import tid_for
-from distributor.http import BlockedAddress
+from distributor.http import BlockedAddress, caused_by
 
 log = logging.getLogger(__name__)
 
@@ -289,25 +289,9 @@ def _retry_after(headers: Any) -> float | None:
 
 
 def _transport_error(nsid: str, exc: requests.RequestException, *, write: bool) -> ChannelError:
-    if _caused_by(exc, BlockedAddress):
+    if caused_by(exc, BlockedAddress):
         return ChannelError(f"Bluesky {nsid}: {exc}", permanent=True)
-    never_sent = isinstance(exc, requests.ConnectTimeout) or _caused_by(exc, NewConnectionError)
+    never_sent = isinstance(exc, requests.ConnectTimeout) or caused_by(exc, NewConnectionError)
     return ChannelError(
         f"Bluesky {nsid}: {type(exc).__name__}: {exc}", ambiguous=write and not never_sent
     )
-
-
-def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
-    """Whether ``kind`` is anywhere in the chain requests and urllib3 wrap errors in."""
-    seen: set[int] = set()
-    pending: list[object] = [exc]
-    while pending:
-        current = pending.pop()
-        if not isinstance(current, BaseException) or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, kind):
-            return True
-        pending.extend(current.args)
-        pending.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
-    return False

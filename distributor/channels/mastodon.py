@@ -29,7 +29,7 @@ from distributor.channels.base import (
     StateStore,
 )
 from distributor.domain import PostRendition
-from distributor.http import BlockedAddress
+from distributor.http import BlockedAddress, caused_by
 
 # Without a hint from the server, wait about as long as a short outage lasts.
 _DEFAULT_RETRY_AFTER = 60.0
@@ -79,22 +79,6 @@ def _error_text(response: requests.Response) -> str:
     if isinstance(body, dict) and body.get("error"):
         return f"HTTP {response.status_code}: {body['error']}"
     return f"HTTP {response.status_code}: {response.reason or 'no reason given'}"
-
-
-def _caused_by(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
-    """Whether ``kinds`` is anywhere in the chain requests and urllib3 wrap around a failure."""
-    seen: set[int] = set()
-    pending: list[object] = [exc]
-    while pending:
-        current = pending.pop()
-        if not isinstance(current, BaseException) or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, kinds):
-            return True
-        pending.extend([*current.args, getattr(current, "reason", None)])
-        pending.extend([current.__cause__, current.__context__])
-    return False
 
 
 def _aware(moment: datetime) -> datetime:
@@ -156,10 +140,10 @@ class Mastodon(Channel):
         except (requests.ConnectTimeout, requests.exceptions.SSLError) as exc:
             raise ChannelError(f"cannot reach {self.base_url}: {exc}", retry_after=30) from exc
         except requests.ConnectionError as exc:
-            if _caused_by(exc, (BlockedAddress,)):
+            if caused_by(exc, BlockedAddress):
                 raise ChannelError(str(exc), permanent=True) from exc
             # A refused or unresolvable connection never carried the request; a reset may have.
-            never_sent = _caused_by(exc, (NewConnectionError, NameResolutionError))
+            never_sent = caused_by(exc, (NewConnectionError, NameResolutionError))
             raise ChannelError(
                 f"connection to {self.base_url} failed: {exc}",
                 retry_after=30,

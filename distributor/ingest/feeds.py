@@ -22,7 +22,7 @@ import feedparser
 import requests
 
 from distributor.domain import Article, Image
-from distributor.http import BlockedAddress, fetch_bytes
+from distributor.http import fetch_bytes
 from distributor.ingest.errors import IngestError
 from distributor.ingest.sanitize import (
     clean_html,
@@ -79,14 +79,7 @@ def fetch_feed(
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    try:
-        response = fetch_bytes(session, url, max_bytes=max_bytes, headers=headers)
-    except requests.ConnectionError as exc:
-        # urllib3 wraps the guard's refusal in a generic "Connection aborted" error; surface it.
-        blocked = _blocked_cause(exc)
-        if blocked is not None and blocked is not exc:
-            raise blocked from exc
-        raise
+    response = fetch_bytes(session, url, max_bytes=max_bytes, headers=headers)
     if response.status_code == 304:
         return FetchResult(
             status="not_modified",
@@ -102,23 +95,6 @@ def fetch_feed(
         last_modified=response.headers.get("Last-Modified"),
         content_type=response.headers.get("Content-Type"),
     )
-
-
-def _blocked_cause(error: BaseException) -> BlockedAddress | None:
-    pending: list[BaseException] = [error]
-    seen: set[int] = set()
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, BlockedAddress):
-            return current
-        pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
-        for linked in (current.__cause__, current.__context__, getattr(current, "reason", None)):
-            if isinstance(linked, BaseException):
-                pending.append(linked)
-    return None
 
 
 def parse_feed(

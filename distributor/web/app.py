@@ -205,31 +205,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def api_article(article_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
         return article_view(session, article_id)
 
-    @app.post("/api/articles/{article_id}/approve")
-    def api_approve(
-        article_id: int, body: DecisionIn, session: SessionDep, user: UserDep
+    def decide(
+        article_id: int, body: DecisionIn, session: Session, user: t.User, decision: str
     ) -> list[dict[str, str]]:
         row = articles.get_article(session, article_id)
         made = services.decide_article(
-            session, row, user, "approve", channel_names=body.channels, comment=body.comment
+            session, row, user, decision, channel_names=body.channels, comment=body.comment
         )
         return [
             {"channel": d.channel, "decision": d.decision, "content_hash": d.content_hash}
             for d in made
         ]
 
+    @app.post("/api/articles/{article_id}/approve")
+    def api_approve(
+        article_id: int, body: DecisionIn, session: SessionDep, user: UserDep
+    ) -> list[dict[str, str]]:
+        """Approve the article's renditions (all, or ``channels``) in their current form."""
+        return decide(article_id, body, session, user, "approve")
+
     @app.post("/api/articles/{article_id}/reject")
     def api_reject(
         article_id: int, body: DecisionIn, session: SessionDep, user: UserDep
     ) -> list[dict[str, str]]:
-        row = articles.get_article(session, article_id)
-        made = services.decide_article(
-            session, row, user, "reject", channel_names=body.channels, comment=body.comment
-        )
-        return [
-            {"channel": d.channel, "decision": d.decision, "content_hash": d.content_hash}
-            for d in made
-        ]
+        """Reject the article's renditions (all, or ``channels``); they will not be sent."""
+        return decide(article_id, body, session, user, "reject")
 
     @app.post("/api/articles/{article_id}/schedule")
     def api_schedule(
