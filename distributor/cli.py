@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from distributor import accounts, articles, delivery, services
@@ -639,10 +639,6 @@ def up(
     from distributor.runner import run_stack
 
     run_stack(host=host, port=port, seed=seed)
-
-
-def count(session: Session, model: Any) -> int:
-    return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 def main() -> None:

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from distributor import approval
 from distributor.domain import DeliveryState as S
 from distributor.storage import tables as t
-from distributor.storage.tables import utcnow
 
 PAUSED_FLAG = "paused"
 # The table itself, for the prepared statements of the newsletter hot path (Core, not ORM).
@@ -568,7 +567,3 @@ def counts_by_state(session: Session, article_id: int | None = None) -> dict[str
     if article_id is not None:
         query = query.where(t.Delivery.article_id == article_id)
     return {state: count for state, count in session.execute(query).all()}
-
-
-def now_utc() -> datetime:
-    return utcnow()

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +21,6 @@ from distributor.channels import channel_class
 from distributor.channels.base import AuthExpired, Channel, ChannelError, Outgoing
 from distributor.config import Settings
 from distributor.domain import (
-    Article,
     DeliveryState,
     EmailRendition,
     Image,
@@ -339,13 +337,6 @@ class Sender:
                 session.add(t.AuditEvent(action="bounce", detail={"subscriber_id": subscriber.id}))
 
 
-@contextmanager
-def sender_for(settings: Settings) -> Iterator[Sender]:
-    from distributor.storage import get_database
-
-    yield Sender(get_database(settings.database_url), settings)
-
-
 def outbox_path(settings: Settings, channel_name: str) -> Path:
     path = settings.outbox_dir / channel_name
     path.mkdir(parents=True, exist_ok=True)
@@ -361,7 +352,3 @@ def list_deliveries(
     if state:
         query = query.where(t.Delivery.state == state)
     return list(session.scalars(query))
-
-
-def article_of(row: t.Article) -> Article:
-    return Article.from_dict(row.data)
