@@ -61,7 +61,13 @@ def set_paused(session: Session, paused: bool, user_id: int | None = None) -> No
 
 def idempotency_key(article_id: int, channel_id: int, target: str, content_hash: str) -> str:
     """Derived from the delivery and the content it carries, never from an attempt."""
-    return f"dlv-a{article_id}-c{channel_id}-{target}-{content_hash[:16]}"
+    prefix, suffix = idempotency_affixes(article_id, channel_id, content_hash)
+    return f"{prefix}{target}{suffix}"
+
+
+def idempotency_affixes(article_id: int, channel_id: int, content_hash: str) -> tuple[str, str]:
+    """What surrounds the target in a key, for building keys in SQL."""
+    return f"dlv-a{article_id}-c{channel_id}-", f"-{content_hash[:16]}"
 
 
 def retry_delay(attempts: int, retry_after: float | None) -> timedelta:

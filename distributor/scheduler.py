@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import String, bindparam, cast, exists, insert, literal, null, select, update
 from sqlalchemy.orm import Session
 
 from distributor import approval
-from distributor.delivery import EMAIL_KIND, idempotency_key
+from distributor.delivery import EMAIL_KIND, idempotency_affixes
 from distributor.domain import DeliveryState as S
 from distributor.domain import Role
 from distributor.scheduling import ScheduleError, SchedulePolicy, next_free_slot, window_for
 from distributor.storage import tables as t
-from distributor.storage.tables import utcnow
+from distributor.storage.tables import UTCDateTime, utcnow
 
 When = Literal["policy", "now", "at", "slot"]
 RESCHEDULABLE = {S.PENDING, S.CANCELLED, S.EXPIRED, S.FAILED}
-INSERT_CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -119,23 +118,6 @@ def approval_roles() -> tuple[Role, ...]:
     return (Role.APPROVER, Role.ADMIN)
 
 
-def _targets(session: Session, channel: t.Channel) -> list[tuple[str, int | None]]:
-    if channel.kind != EMAIL_KIND:
-        return [("post", None)]
-    list_id = channel.config.get("list_id")
-    rows = session.execute(
-        select(t.Subscriber.id)
-        .join(t.Membership, t.Membership.subscriber_id == t.Subscriber.id)
-        .where(
-            t.Membership.list_id == list_id,
-            t.Membership.status == "subscribed",
-            t.Subscriber.suppressed_reason.is_(None),
-        )
-        .order_by(t.Subscriber.id)
-    ).all()
-    return [(f"sub{sid}", sid) for (sid,) in rows]
-
-
 def _arm(
     session: Session,
     article: t.Article,
@@ -144,48 +126,81 @@ def _arm(
     not_before: datetime,
     not_after: datetime,
 ) -> int:
-    existing = {
-        d.target: d
-        for d in session.scalars(
-            select(t.Delivery).where(
-                t.Delivery.article_id == article.id, t.Delivery.channel_id == channel.id
+    """Re-arm the channel's reschedulable rows and insert the missing ones, in two set-based
+    statements: scheduling for 100,000 subscribers never holds them in memory."""
+    d, s, m = t.Delivery, t.Subscriber, t.Membership
+    now = utcnow()
+    # idempotency_key() in SQL: prefix || target || suffix.
+    prefix, suffix = idempotency_affixes(article.id, channel.id, rendition.content_hash)
+    rearmed: Any = session.execute(
+        update(d)
+        .where(
+            d.article_id == article.id,
+            d.channel_id == channel.id,
+            d.state.in_([state.value for state in RESCHEDULABLE]),
+        )
+        .values(
+            state=S.PENDING.value,
+            rendition_id=rendition.id,
+            content_hash=rendition.content_hash,
+            idem_key=literal(prefix).concat(d.target).concat(literal(suffix)),
+            not_before=not_before,
+            not_after=not_after,
+            attempts=0,
+            last_error=None,
+            lease_until=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if channel.kind == EMAIL_KIND:
+        target: Any = literal("sub").concat(cast(s.id, String))
+        subscriber: Any = s.id
+        eligible: Any = (
+            select(s.id)
+            .join(m, m.subscriber_id == s.id)
+            .where(
+                m.list_id == channel.config.get("list_id"),
+                m.status == "subscribed",
+                s.suppressed_reason.is_(None),
             )
         )
-    }
-    fresh: list[dict[str, object]] = []
-    armed = 0
-    for target, subscriber_id in _targets(session, channel):
-        key = idempotency_key(article.id, channel.id, target, rendition.content_hash)
-        row = existing.get(target)
-        if row is None:
-            fresh.append(
-                {
-                    "article_id": article.id,
-                    "channel_id": channel.id,
-                    "rendition_id": rendition.id,
-                    "target": target,
-                    "subscriber_id": subscriber_id,
-                    "content_hash": rendition.content_hash,
-                    "idem_key": key,
-                    "state": S.PENDING.value,
-                    "attempts": 0,
-                    "not_before": not_before,
-                    "not_after": not_after,
-                    "created_at": utcnow(),
-                    "updated_at": utcnow(),
-                }
-            )
-        elif row.state in RESCHEDULABLE:
-            row.state = S.PENDING
-            row.content_hash = rendition.content_hash
-            row.idem_key = key
-            row.not_before = not_before
-            row.not_after = not_after
-            row.attempts = 0
-            row.last_error = None
-        else:
-            continue
-        armed += 1
-    for start in range(0, len(fresh), INSERT_CHUNK):
-        session.execute(insert(t.Delivery), fresh[start : start + INSERT_CHUNK])
-    return armed
+    else:
+        target, subscriber, eligible = literal("post"), null(), None
+    taken = select(d.id).where(
+        d.article_id == article.id, d.channel_id == channel.id, d.target == target
+    )
+    values = select(
+        literal(article.id),
+        literal(channel.id),
+        literal(rendition.id),
+        target,
+        subscriber,
+        literal(rendition.content_hash),
+        literal(prefix).concat(target).concat(literal(suffix)),
+        literal(S.PENDING.value),
+        literal(0),
+        bindparam("not_before", not_before, type_=UTCDateTime()),
+        bindparam("not_after", not_after, type_=UTCDateTime()),
+        bindparam("created_at", now, type_=UTCDateTime()),
+        bindparam("updated_at", now, type_=UTCDateTime()),
+    ).where(~exists(taken))
+    if eligible is not None:
+        values = values.select_from(s).where(s.id.in_(eligible))
+    columns = [
+        "article_id",
+        "channel_id",
+        "rendition_id",
+        "target",
+        "subscriber_id",
+        "content_hash",
+        "idem_key",
+        "state",
+        "attempts",
+        "not_before",
+        "not_after",
+        "created_at",
+        "updated_at",
+    ]
+    inserted: Any = session.execute(insert(d).from_select(columns, values))
+    return int(rearmed.rowcount or 0) + int(inserted.rowcount or 0)

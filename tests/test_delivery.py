@@ -196,3 +196,38 @@ def test_a_retryable_failure_waits_for_its_retry_time_in_sql(db: Database, tmp_p
             session, now=now + timedelta(seconds=10), lease=LEASE, limit=100, batch=50
         )
     assert first not in {i for j in again for i in j.delivery_ids}
+
+
+def test_rescheduling_after_an_edit_rearms_the_same_rows_with_a_new_key(
+    db: Database, tmp_path: Path
+) -> None:
+    setup = _setup(db, tmp_path)
+    approve_all(setup)
+    schedule_now(setup)
+    before = {d.target: d.idem_key for d in delivery_rows(db)}
+    with db.session() as session:
+        rendition = session.scalars(
+            select(t.Rendition).join(t.Channel).where(t.Channel.name == "social-outbox")
+        ).one()
+        from distributor import services
+        from distributor.accounts import user_by_email
+
+        services.edit_rendition(
+            session,
+            rendition,
+            user_by_email(session, "editor@ishr.example"),
+            {"text": "A corrected text https://ishr.ch/x"},
+            setup.settings,
+        )
+        session.execute(
+            update(t.Delivery).where(t.Delivery.target == "post").values(state="cancelled")
+        )
+    approve_all(setup, channels=["social-outbox"])
+    schedule_now(setup, channels=["social-outbox"])
+    after = {d.target: (d.idem_key, d.state) for d in delivery_rows(db)}
+    assert len(after) == 4, "no second row for the same post"
+    assert after["post"][1] == "pending"
+    assert after["post"][0] != before["post"]
+    assert {k: v[0] for k, v in after.items() if k != "post"} == {
+        k: v for k, v in before.items() if k != "post"
+    }
