@@ -421,22 +421,26 @@ def resolve(
 @app.command("send-due")
 def send_due(as_json: JsonOpt = False) -> None:
     """Dispatch and send everything due now in this process (no worker needed)."""
-    jobs = services.dispatch_due()
-    total = sum(len(j.delivery_ids) for j in jobs)
+    from distributor.delivery import counts_by_state
+
+    with unit_of_work() as session:
+        total = counts_by_state(session).get("pending", 0)
     sender = services.sender()
     outcome: dict[str, int] = {}
     with Progress(console=err, transient=True, disable=as_json) as progress:
         task = progress.add_task("sending", total=total)
-        for job in jobs:
-            if job.kind == "email":
-                result = sender.send_email_batch(
-                    list(job.delivery_ids), progress=lambda n: progress.advance(task, n)
-                )
-            else:
-                result = {sender.send_post(job.delivery_ids[0]): 1}
-                progress.advance(task, 1)
-            for k, v in result.items():
-                outcome[k] = outcome.get(k, 0) + v
+        # The dispatcher hands out a bounded amount at a time; ask until nothing is due.
+        while jobs := services.dispatch_due():
+            for job in jobs:
+                if job.kind == "email":
+                    result = sender.send_email_batch(
+                        list(job.delivery_ids), progress=lambda n: progress.advance(task, n)
+                    )
+                else:
+                    result = {sender.send_post(job.delivery_ids[0]): 1}
+                    progress.advance(task, 1)
+                for k, v in result.items():
+                    outcome[k] = outcome.get(k, 0) + v
     emit(outcome, as_json)
 
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, and_, bindparam, case, or_, select, update
+from sqlalchemy import Connection, Select, Table, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from distributor import approval
@@ -78,7 +78,9 @@ def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
 
 def _lock(query: Select[Any], session: Session) -> Select[Any]:
     if session.get_bind().dialect.name == "postgresql":
-        return query.with_for_update(skip_locked=True)
+        # Lock only the ledger rows: locking the joined channel row would make a second
+        # dispatcher skip every delivery of that channel.
+        return query.with_for_update(skip_locked=True, of=t.Delivery)
     return query
 
 
@@ -86,24 +88,44 @@ def dispatch(
     session: Session, *, now: datetime, lease: timedelta, limit: int, batch: int
 ) -> list[Job]:
     """Claim due rows and group them into jobs. Safe to run twice at once: a row is claimed by
-    one transaction only (SKIP LOCKED on PostgreSQL, the write lock on SQLite)."""
+    one transaction only (SKIP LOCKED on PostgreSQL, the write lock on SQLite).
+
+    ``limit`` caps the rows waiting in the queue, per kind (emails, posts): a 100,000-recipient
+    send is fed to the workers as they drain it, so no claim outlives its lease in the queue
+    and a newsletter never holds back the posts."""
     expire_overdue(session, now=now)
     if is_paused(session):
         return []
-    due = _lock(
-        select(t.Delivery.id)
-        .join(t.Channel, t.Channel.id == t.Delivery.channel_id)
-        .where(
-            t.Delivery.state == S.PENDING,
-            t.Delivery.not_before <= now,
-            t.Channel.enabled.is_(True),
-            t.Channel.status == "ok",
-        )
-        .order_by(t.Delivery.not_before, t.Delivery.id)
-        .limit(limit),
-        session,
+    is_email = t.Channel.kind == EMAIL_KIND
+    waiting = dict(
+        session.execute(
+            select(is_email, func.count())
+            .select_from(t.Delivery)
+            .join(t.Channel, t.Channel.id == t.Delivery.channel_id)
+            .where(t.Delivery.state == S.CLAIMED)
+            .group_by(is_email)
+        ).all()
     )
-    ids: list[int] = list(session.scalars(due))
+    ids: list[int] = []
+    for email in (True, False):
+        room = limit - int(waiting.get(email, 0))
+        if room <= 0:
+            continue
+        due = _lock(
+            select(t.Delivery.id)
+            .join(t.Channel, t.Channel.id == t.Delivery.channel_id)
+            .where(
+                t.Delivery.state == S.PENDING,
+                t.Delivery.not_before <= now,
+                t.Channel.enabled.is_(True),
+                t.Channel.status == "ok",
+                is_email if email else ~is_email,
+            )
+            .order_by(t.Delivery.not_before, t.Delivery.id)
+            .limit(room),
+            session,
+        )
+        ids.extend(session.scalars(due))
     if not ids:
         return []
     claimed = session.execute(
@@ -567,8 +589,6 @@ def resolve_unknown(
 
 
 def counts_by_state(session: Session, article_id: int | None = None) -> dict[str, int]:
-    from sqlalchemy import func
-
     query = select(t.Delivery.state, func.count()).group_by(t.Delivery.state)
     if article_id is not None:
         query = query.where(t.Delivery.article_id == article_id)

@@ -44,7 +44,7 @@ def test_two_dispatchers_at_once_claim_each_delivery_once(db: Database, tmp_path
         try:
             while True:
                 with db.session() as session:
-                    jobs = ledger.dispatch(session, now=utcnow(), lease=LEASE, limit=50, batch=25)
+                    jobs = ledger.dispatch(session, now=utcnow(), lease=LEASE, limit=1000, batch=25)
                 if not jobs:
                     return
                 for job in jobs:
@@ -231,3 +231,22 @@ def test_rescheduling_after_an_edit_rearms_the_same_rows_with_a_new_key(
     assert {k: v[0] for k, v in after.items() if k != "post"} == {
         k: v for k, v in before.items() if k != "post"
     }
+
+
+def test_the_dispatcher_feeds_a_big_send_only_as_fast_as_it_drains(
+    db: Database, tmp_path: Path
+) -> None:
+    setup = _setup(db, tmp_path, subscribers=250)
+    approve_all(setup)
+    schedule_now(setup)
+    with db.session() as session:
+        first = ledger.dispatch(session, now=utcnow(), lease=LEASE, limit=100, batch=50)
+    emails = [i for job in first if job.kind == "email" for i in job.delivery_ids]
+    posts = [i for job in first if job.kind == "post" for i in job.delivery_ids]
+    assert len(emails) == 100 and len(posts) == 1, "a newsletter does not hold back the posts"
+    with db.session() as session:
+        assert ledger.dispatch(session, now=utcnow(), lease=LEASE, limit=100, batch=50) == []
+    Sender(db, setup.settings).send_email_batch(emails[:50])
+    with db.session() as session:
+        again = ledger.dispatch(session, now=utcnow(), lease=LEASE, limit=100, batch=50)
+    assert sum(len(job.delivery_ids) for job in again) == 50
