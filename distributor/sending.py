@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from distributor import delivery as ledger
 from distributor.channels import channel_class
@@ -184,6 +184,26 @@ class Sender:
                 )
             )
 
+    def _channel_broken(self, channel_id: int, delivery_ids: list[int], problem: str) -> None:
+        log.error("channel %s cannot send: %s", channel_id, problem)
+        with self.db.session() as session:
+            channel = session.get(t.Channel, channel_id)
+            if channel is not None:
+                channel.status = "error"
+                channel.status_detail = problem
+                session.add(
+                    t.AuditEvent(
+                        action="channel_error", detail={"channel": channel.name, "error": problem}
+                    )
+                )
+            session.execute(
+                update(t.Delivery)
+                .where(t.Delivery.id.in_(delivery_ids), t.Delivery.state == DeliveryState.CLAIMED)
+                .values(
+                    state=DeliveryState.PENDING, lease_until=None, last_error=f"held: {problem}"
+                )
+            )
+
     # -- reconciliation ----------------------------------------------------------------
 
     def reconcile(self) -> dict[str, int]:
@@ -260,9 +280,19 @@ class Sender:
             first = session.get(t.Delivery, delivery_ids[0])
             if first is None:
                 return outcome
-            newsletter = Newsletter.open(
-                session, first.rendition_id, first.channel_id, self.settings
-            )
+            channel_id = first.channel_id
+            opened: Newsletter | None = None
+            problem = ""
+            try:
+                opened = Newsletter.open(session, first.rendition_id, channel_id, self.settings)
+            except (ChannelError, ValueError) as error:
+                problem = error.message if isinstance(error, ChannelError) else str(error)
+        if opened is None:
+            # A channel that cannot even be opened (bad settings, undecryptable secret) is
+            # marked, so the dispatcher stops handing it work; nothing was sent.
+            self._channel_broken(channel_id, delivery_ids, problem)
+            return {"held": len(delivery_ids)}
+        newsletter = opened
 
         def count(state: str) -> None:
             outcome[state] = outcome.get(state, 0) + 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from distributor import delivery as ledger
@@ -125,3 +126,37 @@ def test_rejected_renditions_never_send(tmp_path: Path, smtp_server: SmtpPeer) -
     with setup.db.session() as session:
         states = {d.state for d in session.scalars(select(t.Delivery))}
     assert states == {"cancelled"}
+
+
+def test_a_channel_that_cannot_be_opened_is_marked_and_its_mail_held(
+    tmp_path: Path, smtp_server: SmtpPeer
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'send.db'}")
+    db.migrate()
+    options = {
+        "list": "news",
+        "transport": "smtp",
+        "host": smtp_server.host,
+        "port": smtp_server.port,
+        "starttls": False,
+        "username": "news",
+        "password": "pw",
+    }
+    setup = seed_setup(db, settings_for(db.url, tmp_path), subscribers=2, email=options)
+    approve_all(setup, channels=["newsletter"])
+    schedule_now(setup, channels=["newsletter"])
+    # The operator changed DISTRIBUTOR_SECRET_KEY: the stored SMTP password no longer opens.
+    setup.settings = setup.settings.model_copy(update={"secret_key": SecretStr("another key")})
+    assert _send_due(setup) == {"held": 2}
+    assert smtp_server.messages == []
+    with setup.db.session() as session:
+        channel = session.scalars(select(t.Channel).where(t.Channel.name == "newsletter")).one()
+        assert channel.status == "error" and "secret key" in channel.status_detail
+        states = {
+            d.state
+            for d in session.scalars(
+                select(t.Delivery).where(t.Delivery.subscriber_id.is_not(None))
+            )
+        }
+    assert states == {"pending"}
+    assert _send_due(setup) == {}, "the dispatcher leaves a broken channel alone"
