@@ -164,10 +164,12 @@ def measure(
         "fits": result.fits,
         "detail": result.detail,
     }
-    emit(data, as_json) if as_json else console.print(
-        f"{result.length}/{result.limit} ({platform}) {'fits' if result.fits else 'TOO LONG'}"
-        + (f" — {result.detail}" if result.detail else "")
-    )
+    if as_json:
+        emit(data, True)
+        return
+    verdict = "fits" if result.fits else "TOO LONG"
+    detail = f" — {result.detail}" if result.detail else ""
+    console.print(f"{result.length}/{result.limit} ({platform}) {verdict}{detail}")
 
 
 # -- articles and review ---------------------------------------------------------------------
@@ -481,9 +483,10 @@ def user_add(
     with unit_of_work() as session:
         user, token = accounts.add_user(session, email, name=name, role=role, password=password)
         data = {"id": user.id, "email": user.email, "role": user.role, "api_token": token}
-    emit(data, as_json) if as_json else console.print(
-        f"user {data['email']} ({data['role']}) added. API token (shown once): {token}"
-    )
+    if as_json:
+        emit(data, True)
+        return
+    console.print(f"user {data['email']} ({data['role']}) added. API token (shown once): {token}")
 
 
 @channel_app.command("add")

@@ -70,11 +70,7 @@ def ingest(
 ) -> list[articles.Stored]:
     settings = settings or get_settings()
     with database(settings).session() as session:
-        stored = articles.ingest_articles(session, sources, source=source, settings=settings)
-        for item in stored:
-            session.flush()
-            _ = item.row.id
-        return stored
+        return articles.ingest_articles(session, sources, source=source, settings=settings)
 
 
 def load_source(
