@@ -130,3 +130,25 @@ def states(db: Database) -> dict[str, int]:
 def delivery_rows(db: Database) -> list[t.Delivery]:
     with db.session() as session:
         return list(session.scalars(select(t.Delivery).order_by(t.Delivery.id)))
+
+
+def smtp_options(host: str, port: int) -> dict[str, Any]:
+    """An own mailing list ("news") sent over plain SMTP to a test peer."""
+    return {"list": "news", "transport": "smtp", "host": host, "port": port, "starttls": False}
+
+
+def edit_post(setup: Setup, channel: str, text: str) -> None:
+    """An editor changes a post's text after it was approved."""
+    from distributor.storage.tables import Channel, Rendition
+
+    with setup.db.session() as session:
+        rendition = session.scalars(
+            select(Rendition).join(Channel).where(Channel.name == channel)
+        ).one()
+        services.edit_rendition(
+            session,
+            rendition,
+            accounts.user_by_email(session, EDITOR),
+            {"text": text},
+            setup.settings,
+        )

@@ -18,6 +18,7 @@ from distributor.unsubscribe import UnsubscribeTarget
 from tests.factories import (
     approve_all,
     delivery_rows,
+    edit_post,
     schedule_now,
     seed_setup,
     settings_for,
@@ -67,20 +68,7 @@ def test_an_edit_after_approval_cancels_the_scheduled_send(db: Database, tmp_pat
     setup = _setup(db, tmp_path)
     approve_all(setup)
     schedule_now(setup)
-    with db.session() as session:
-        rendition = session.scalars(
-            select(t.Rendition).join(t.Channel).where(t.Channel.name == "social-outbox")
-        ).one()
-        from distributor import services
-        from distributor.accounts import user_by_email
-
-        services.edit_rendition(
-            session,
-            rendition,
-            user_by_email(session, "editor@ishr.example"),
-            {"text": "A different text https://ishr.ch/x"},
-            setup.settings,
-        )
+    edit_post(setup, "social-outbox", "A different text https://ishr.ch/x")
     sender = Sender(db, setup.settings)
     with db.session() as session:
         jobs = ledger.dispatch(session, now=utcnow(), lease=LEASE, limit=100, batch=50)
@@ -205,20 +193,8 @@ def test_rescheduling_after_an_edit_rearms_the_same_rows_with_a_new_key(
     approve_all(setup)
     schedule_now(setup)
     before = {d.target: d.idem_key for d in delivery_rows(db)}
-    with db.session() as session:
-        rendition = session.scalars(
-            select(t.Rendition).join(t.Channel).where(t.Channel.name == "social-outbox")
-        ).one()
-        from distributor import services
-        from distributor.accounts import user_by_email
-
-        services.edit_rendition(
-            session,
-            rendition,
-            user_by_email(session, "editor@ishr.example"),
-            {"text": "A corrected text https://ishr.ch/x"},
-            setup.settings,
-        )
+    edit_post(setup, "social-outbox", "A corrected text https://ishr.ch/x")
+    with db.session() as session:  # the dispatcher's guard cancelled the stale send
         session.execute(
             update(t.Delivery).where(t.Delivery.target == "post").values(state="cancelled")
         )

@@ -16,7 +16,15 @@ from distributor.sending import Sender
 from distributor.storage import Database
 from distributor.storage import tables as t
 from distributor.storage.tables import utcnow
-from tests.factories import APPROVER, Setup, approve_all, schedule_now, seed_setup, settings_for
+from tests.factories import (
+    APPROVER,
+    Setup,
+    approve_all,
+    schedule_now,
+    seed_setup,
+    settings_for,
+    smtp_options,
+)
 from tests.peers.smtp import SmtpPeer
 
 LEASE = timedelta(minutes=1)
@@ -25,15 +33,8 @@ LEASE = timedelta(minutes=1)
 def _setup(tmp_path: Path, smtp: SmtpPeer, subscribers: int = 3) -> Setup:
     db = Database(f"sqlite:///{tmp_path / 'send.db'}")
     db.migrate()
-    options = {
-        "list": "news",
-        "transport": "smtp",
-        "host": smtp.host,
-        "port": smtp.port,
-        "starttls": False,
-    }
-    setup = seed_setup(db, settings_for(db.url, tmp_path), subscribers=subscribers, email=options)
-    return setup
+    options = smtp_options(smtp.host, smtp.port)
+    return seed_setup(db, settings_for(db.url, tmp_path), subscribers=subscribers, email=options)
 
 
 def _send_due(setup: Setup, *, at: timedelta = timedelta(0)) -> dict[str, int]:
@@ -134,11 +135,7 @@ def test_a_channel_that_cannot_be_opened_is_marked_and_its_mail_held(
     db = Database(f"sqlite:///{tmp_path / 'send.db'}")
     db.migrate()
     options = {
-        "list": "news",
-        "transport": "smtp",
-        "host": smtp_server.host,
-        "port": smtp_server.port,
-        "starttls": False,
+        **smtp_options(smtp_server.host, smtp_server.port),
         "username": "news",
         "password": "pw",
     }

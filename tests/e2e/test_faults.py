@@ -10,20 +10,10 @@ from distributor.storage import get_database
 from distributor.storage import tables as t
 from distributor.storage.tables import utcnow
 from tests.e2e.conftest import SmtpSink
-from tests.factories import approve_all, schedule_now, seed_setup, states
+from tests.factories import approve_all, schedule_now, seed_setup, smtp_options, states
 from tests.peers.stack import Stack, wait_for
 
 FINAL = {"sent", "failed", "cancelled", "expired", "unknown"}
-
-
-def _smtp(sink: SmtpSink) -> dict[str, object]:
-    return {
-        "list": "news",
-        "transport": "smtp",
-        "host": "127.0.0.1",
-        "port": sink.port,
-        "starttls": False,
-    }
 
 
 def _settled(db_states: dict[str, int], total: int) -> bool:
@@ -50,7 +40,9 @@ def test_a_worker_killed_mid_send_leaves_every_recipient_with_exactly_one_messag
 ) -> None:
     settings = get_settings()
     db = get_database(settings.database_url)
-    setup = seed_setup(db, settings, subscribers=1000, email=_smtp(smtp_sink))
+    setup = seed_setup(
+        db, settings, subscribers=1000, email=smtp_options("127.0.0.1", smtp_sink.port)
+    )
     approve_all(setup)
     schedule_now(setup)
     worker = stack.start_worker()
@@ -85,7 +77,9 @@ def test_a_flushed_broker_delays_the_send_but_loses_nothing(
     redis = getattr(stack, "redis", None)
     settings = get_settings()
     db = get_database(settings.database_url)
-    setup = seed_setup(db, settings, subscribers=200, email=_smtp(smtp_sink))
+    setup = seed_setup(
+        db, settings, subscribers=200, email=smtp_options("127.0.0.1", smtp_sink.port)
+    )
     approve_all(setup)
     schedule_now(setup)
     # Only the dispatcher runs: the send tasks pile up in the broker, unconsumed.

@@ -17,18 +17,8 @@ from distributor.subscribers import unsubscribe
 from distributor.unsubscribe import UnsubscribeTarget
 from distributor.web.app import create_app
 from tests.e2e.conftest import SmtpSink
-from tests.factories import approve_all, schedule_now, seed_setup, states
+from tests.factories import approve_all, schedule_now, seed_setup, smtp_options, states
 from tests.peers.stack import Stack, wait_for
-
-
-def _smtp_options(sink: SmtpSink) -> dict[str, object]:
-    return {
-        "list": "news",
-        "transport": "smtp",
-        "host": "127.0.0.1",
-        "port": sink.port,
-        "starttls": False,
-    }
 
 
 def test_the_seed_newsletter_reaches_three_subscribers_once_each(
@@ -36,7 +26,7 @@ def test_the_seed_newsletter_reaches_three_subscribers_once_each(
 ) -> None:
     settings = get_settings()
     db = get_database(settings.database_url)
-    setup = seed_setup(db, settings, subscribers=4, email=_smtp_options(smtp_sink))
+    setup = seed_setup(db, settings, subscribers=4, email=smtp_options("127.0.0.1", smtp_sink.port))
     approve_all(setup)
     schedule_now(setup)
     with db.session() as session:  # leaves after the send was scheduled, before it went out
