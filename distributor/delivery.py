@@ -173,7 +173,6 @@ def claim_for_send(
     *,
     now: datetime,
     lease: timedelta,
-    journal: bool = True,
 ) -> Claimed | None:
     """Take a dispatched row, check the guard, and record the intent (state ``sending``).
 
@@ -199,8 +198,7 @@ def claim_for_send(
     delivery.attempts += 1
     delivery.lease_until = now + lease
     delivery.updated_at = now
-    if journal:
-        session.add(t.Attempt(delivery_id=delivery.id, started_at=now, outcome="started"))
+    session.add(t.Attempt(delivery_id=delivery.id, started_at=now, outcome="started"))
     return Claimed(delivery, rendition, channel)
 
 
@@ -443,11 +441,9 @@ def record_sent(
     remote_id: str,
     url: str | None,
     now: datetime,
-    journal: bool = True,
 ) -> None:
-    if not journal:
-        record_recipient_sent(session.connection(), delivery_id, message_id=remote_id, now=now)
-        return
+    """A post went out: the row, an attempt and an audit event (newsletter recipients use
+    record_recipient_sent, which writes the row only)."""
     session.connection().execute(
         _sent_query(),
         {"delivery_id": delivery_id, "remote_id": remote_id, "url": url, "now": now},

@@ -169,7 +169,6 @@ def edit_rendition(
 def poll_feeds(settings: Settings | None = None) -> dict[str, Any]:
     """Poll every registered feed with a conditional GET and ingest every new or changed item."""
     from distributor.http import make_session
-    from distributor.ingest.errors import IngestError
     from distributor.ingest.feeds import fetch_feed, parse_feed
 
     settings = settings or get_settings()
@@ -199,10 +198,7 @@ def poll_feeds(settings: Settings | None = None) -> dict[str, Any]:
                     outcome += "; skipped: " + "; ".join(str(p) for p in parsed.problems)
                 new_etag, new_modified = fetched.etag, fetched.last_modified
             error = None
-        except (IngestError, OSError, ValueError) as problem:
-            outcome, error = f"error: {problem}", str(problem)
-            new_etag, new_modified = etag, last_modified
-        except Exception as problem:  # requests errors and the like: keep polling the others
+        except Exception as problem:  # a bad or unreachable feed must not stop the others
             outcome, error = f"error: {problem}", str(problem)
             new_etag, new_modified = etag, last_modified
         with db.session() as session:
