@@ -4,7 +4,7 @@ seed article, through the same services the CLI uses."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -130,6 +130,29 @@ def states(db: Database) -> dict[str, int]:
 def delivery_rows(db: Database) -> list[t.Delivery]:
     with db.session() as session:
         return list(session.scalars(select(t.Delivery).order_by(t.Delivery.id)))
+
+
+def send_due(setup: Setup, *, at: timedelta = timedelta(0)) -> dict[str, int]:
+    """One dispatcher tick at ``now + at``, with every job sent in this process; counts the
+    outcomes (``sent``, ``skipped``, ``pending``…)."""
+    from distributor import delivery as ledger
+    from distributor.sending import Sender
+
+    sender = Sender(setup.db, setup.settings)
+    total: dict[str, int] = {}
+    with setup.db.session() as session:
+        jobs = ledger.dispatch(
+            session, now=utcnow() + at, lease=timedelta(minutes=1), limit=100, batch=50
+        )
+    for job in jobs:
+        result = (
+            sender.send_email_batch(list(job.delivery_ids))
+            if job.kind == "email"
+            else {sender.send_post(job.delivery_ids[0]): 1}
+        )
+        for key, value in result.items():
+            total[key] = total.get(key, 0) + value
+    return total
 
 
 def smtp_options(host: str, port: int) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from tests.factories import (
     edit_post,
     schedule_now,
     seed_setup,
+    send_due,
     settings_for,
     states,
 )
@@ -95,12 +96,7 @@ def test_an_unsubscribed_reader_is_not_mailed_even_after_scheduling(
         first = session.scalars(select(t.Subscriber).order_by(t.Subscriber.id)).first()
         assert first is not None
         unsubscribe(session, UnsubscribeTarget(first.id, 1), via="test")
-    sender = Sender(db, setup.settings)
-    with db.session() as session:
-        jobs = ledger.dispatch(session, now=utcnow(), lease=LEASE, limit=100, batch=50)
-    for job in jobs:
-        if job.kind == "email":
-            sender.send_email_batch(list(job.delivery_ids))
+    send_due(setup)
     mailed = sorted(p.name for p in (setup.settings.outbox_dir / "newsletter").iterdir())
     assert len(mailed) == 2
     assert not any("sub1-" in name for name in mailed)

@@ -12,7 +12,6 @@ from sqlalchemy import select, update
 from distributor import delivery as ledger
 from distributor import services
 from distributor.accounts import user_by_email
-from distributor.sending import Sender
 from distributor.storage import Database
 from distributor.storage import tables as t
 from distributor.storage.tables import utcnow
@@ -22,6 +21,7 @@ from tests.factories import (
     approve_all,
     schedule_now,
     seed_setup,
+    send_due,
     settings_for,
     smtp_options,
 )
@@ -37,22 +37,6 @@ def _setup(tmp_path: Path, smtp: SmtpPeer, subscribers: int = 3) -> Setup:
     return seed_setup(db, settings_for(db.url, tmp_path), subscribers=subscribers, email=options)
 
 
-def _send_due(setup: Setup, *, at: timedelta = timedelta(0)) -> dict[str, int]:
-    sender = Sender(setup.db, setup.settings)
-    total: dict[str, int] = {}
-    with setup.db.session() as session:
-        jobs = ledger.dispatch(session, now=utcnow() + at, lease=LEASE, limit=100, batch=50)
-    for job in jobs:
-        result = (
-            sender.send_email_batch(list(job.delivery_ids))
-            if job.kind == "email"
-            else {sender.send_post(job.delivery_ids[0]): 1}
-        )
-        for key, value in result.items():
-            total[key] = total.get(key, 0) + value
-    return total
-
-
 def _email_rows(setup: Setup) -> dict[str, t.Delivery]:
     with setup.db.session() as session:
         rows = session.scalars(select(t.Delivery).where(t.Delivery.subscriber_id.is_not(None)))
@@ -66,17 +50,17 @@ def test_a_temporary_smtp_refusal_is_retried_later_and_then_delivered(
     approve_all(setup, channels=["newsletter"])
     schedule_now(setup, channels=["newsletter"])
     smtp_server.tempfail_next_rcpts(1)
-    assert _send_due(setup) == {"pending": 1, "sent": 2}
+    assert send_due(setup) == {"pending": 1, "sent": 2}
     first = _email_rows(setup)["sub1"]
     assert first.state == "pending"
     assert "answered 421" in (first.last_error or ""), first.last_error
     assert first.not_before > utcnow() + timedelta(seconds=30), "retried with backoff, not at once"
-    assert _send_due(setup) == {}, "not before its retry time"
+    assert send_due(setup) == {}, "not before its retry time"
     with setup.db.session() as session:  # the retry time comes
         session.execute(
             update(t.Delivery).where(t.Delivery.id == first.id).values(not_before=utcnow())
         )
-    assert _send_due(setup) == {"sent": 1}
+    assert send_due(setup) == {"sent": 1}
     assert len(smtp_server.received_by("reader00000@example.org")) == 1
 
 
@@ -87,7 +71,7 @@ def test_a_permanent_smtp_refusal_is_a_bounce_that_suppresses_the_address(
     smtp_server.reject("reader00001@example.org")
     approve_all(setup, channels=["newsletter"])
     schedule_now(setup, channels=["newsletter"])
-    assert _send_due(setup) == {"failed": 1, "sent": 2}
+    assert send_due(setup) == {"failed": 1, "sent": 2}
     bounced = _email_rows(setup)["sub2"]
     assert bounced.state == "failed" and "550" in (bounced.last_error or "")
     with setup.db.session() as session:
@@ -104,8 +88,8 @@ def test_a_connection_lost_after_the_message_was_sent_is_unknown_not_resent(
     smtp_server.drop_after_next_data(1)
     approve_all(setup, channels=["newsletter"])
     schedule_now(setup, channels=["newsletter"])
-    assert _send_due(setup) == {"unknown": 1}
-    assert _send_due(setup, at=timedelta(minutes=10)) == {}
+    assert send_due(setup) == {"unknown": 1}
+    assert send_due(setup, at=timedelta(minutes=10)) == {}
     with setup.db.session() as session:
         result = ledger.sweep(session, now=utcnow() + timedelta(minutes=10))
     assert result["unknown"] == 0
@@ -122,7 +106,7 @@ def test_rejected_renditions_never_send(tmp_path: Path, smtp_server: SmtpPeer) -
         services.decide_article(
             session, row, user_by_email(session, APPROVER), "reject", comment="wrong photo credit"
         )
-    assert _send_due(setup) == {"skipped": 4}
+    assert send_due(setup) == {"skipped": 4}
     assert smtp_server.messages == []
     with setup.db.session() as session:
         states = {d.state for d in session.scalars(select(t.Delivery))}
@@ -144,7 +128,7 @@ def test_a_channel_that_cannot_be_opened_is_marked_and_its_mail_held(
     schedule_now(setup, channels=["newsletter"])
     # The operator changed DISTRIBUTOR_SECRET_KEY: the stored SMTP password no longer opens.
     setup.settings = setup.settings.model_copy(update={"secret_key": SecretStr("another key")})
-    assert _send_due(setup) == {"held": 2}
+    assert send_due(setup) == {"held": 2}
     assert smtp_server.messages == []
     with setup.db.session() as session:
         channel = session.scalars(select(t.Channel).where(t.Channel.name == "newsletter")).one()
@@ -156,4 +140,4 @@ def test_a_channel_that_cannot_be_opened_is_marked_and_its_mail_held(
             )
         }
     assert states == {"pending"}
-    assert _send_due(setup) == {}, "the dispatcher leaves a broken channel alone"
+    assert send_due(setup) == {}, "the dispatcher leaves a broken channel alone"
