@@ -26,6 +26,25 @@ from distributor.domain import PostRendition
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """A platform's published per-account limit: at most ``requests`` calls per ``per_seconds``.
+
+    Shared by all workers through a token bucket keyed by the channel (see the sending layer)."""
+
+    requests: int
+    per_seconds: float
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """New credentials after a refresh. ``secrets`` are the config fields to replace (sealed by
+    the caller before they are stored); ``expires_at`` is when the new access token expires."""
+
+    secrets: dict[str, str]
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Receipt:
     remote_id: str
     url: str | None = None
@@ -91,6 +110,7 @@ class Channel(ABC):
 
     kind: ClassVar[str]
     Config: ClassVar[type[BaseModel]]
+    rate_limit: ClassVar[RateLimit | None] = None
 
     def __init__(self, config: BaseModel, http: requests.Session, state: StateStore) -> None:
         self.config = config
@@ -109,3 +129,13 @@ class Channel(ABC):
     def check(self) -> str:
         """A "test connection": a short description of the account, or ChannelError."""
         return self.kind
+
+    def refresh(self) -> TokenGrant:
+        """Exchange the stored refresh token for new credentials. Called once by the sending
+        layer after ``AuthExpired``; raise ``AuthExpired`` when the platform allows no refresh
+        or refuses it (the channel then needs reconnecting)."""
+        raise AuthExpired(f"{self.kind} credentials cannot be refreshed; reconnect the channel")
+
+    def token_expires_at(self) -> datetime | None:
+        """When the current access token expires, if the platform says (for the daily check)."""
+        return None
