@@ -136,6 +136,8 @@ class PostRendition:
     image: Image | None = None
     facets: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Follow-up texts posted as replies to ``text`` (an optional thread), each within ``limit``.
+    thread: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -88,6 +88,7 @@ def post_from_payload(payload: dict[str, Any]) -> PostRendition:
         image=Image(**image) if image else None,
         facets=list(payload.get("facets") or []),
         warnings=list(payload.get("warnings") or []),
+        thread=list(payload.get("thread") or []),
     )
 
 
