@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 JSONish = dict[str, Any] | list[Any] | str | int | float | bool | None
@@ -128,7 +128,7 @@ class FakeServer:
 
     # lifecycle ------------------------------------------------------------------------------
 
-    def start(self) -> FakeServer:
+    def start(self) -> Self:
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -140,7 +140,7 @@ class FakeServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> FakeServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
