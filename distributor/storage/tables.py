@@ -87,6 +87,20 @@ class Channel(Base):
     status_detail: Mapped[str] = mapped_column(Text, default="")
     enabled: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the access token stops working (set at add and after every refresh), and the
+    # expiry the daily check last warned about, so it warns once per token.
+    token_expires_at: Mapped[datetime | None] = mapped_column()
+    token_warned_for: Mapped[datetime | None] = mapped_column()
+
+
+class RateBucket(Base):
+    """A shared token bucket (distributor.ratelimit) in the embedded mode; times in epoch s."""
+
+    __tablename__ = "rate_buckets"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    tokens: Mapped[float] = mapped_column()
+    stamp: Mapped[float] = mapped_column()
+    blocked_until: Mapped[float] = mapped_column(default=0.0)
 
 
 class Rendition(Base):
