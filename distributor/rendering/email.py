@@ -8,6 +8,8 @@ the mailer would put a recipient's own.
 
 from __future__ import annotations
 
+import contextlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +29,7 @@ from distributor.domain import (
     RenderError,
 )
 from distributor.rendering.jinja import html_environment, text_environment
+from distributor.rendering.layout import render_html
 from distributor.rendering.text import html_to_text, is_http_url, single_line, truncate
 
 if TYPE_CHECKING:
@@ -102,13 +105,31 @@ def sanitise_body(body_html: str, base_url: str | None) -> str:
     }
     # Relative links mean nothing in a mailbox: resolve them against the article, or drop
     # them when its URL is not one nh3 can parse.
+    cleaned: str | None = None
     if base_url:
-        try:
+        with contextlib.suppress(ValueError):  # a base nh3 cannot parse: relative links go
             cleaned = nh3.clean(body_html, url_relative=("rewrite_with_base", base_url), **options)
-            return strip_placeholders(cleaned)
-        except ValueError:
-            pass
-    return strip_placeholders(nh3.clean(body_html, url_relative="deny", **options))
+    if cleaned is None:
+        cleaned = nh3.clean(body_html, url_relative="deny", **options)
+    return _settle_for_mjml(strip_placeholders(cleaned))
+
+
+# mjml-python fails on some C0 controls and silently drops whitespace-only text that begins
+# with a line break, gluing the words around it ("<b>a</b>\n<i>b</i>" shows "ab").
+_MJML_UNSAFE_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_BREAK_BETWEEN_TAGS = re.compile(r">\s*\n\s*<")
+
+
+def _settle_for_mjml(body: str) -> str:
+    """The body as MJML passes it through unchanged: no controls MJML rejects, and a single
+    space where only whitespace with a line break separates two tags."""
+    body = _MJML_UNSAFE_CONTROLS.sub("", body)
+    return _LINE_BREAK_BETWEEN_TAGS.sub("> <", body).strip()
+
+
+def compile_mjml(source: str) -> str:
+    # Comments in the output are only bytes in every subscriber's mailbox.
+    return mjml.mjml2html(source, disable_comments=True)
 
 
 def subject_line(title: str) -> str:
@@ -185,11 +206,7 @@ def render_email(article: Article, context: EmailContext) -> EmailRendition | Re
     }
     name = context.template
     try:
-        mjml_source = (
-            html_environment(context.templates_dir)
-            .get_template(f"email/{name}.mjml.j2")
-            .render(variables)
-        )
+        template = html_environment(context.templates_dir).get_template(f"email/{name}.mjml.j2")
         text = (
             text_environment(context.templates_dir)
             .get_template(f"email/{name}.txt.j2")
@@ -198,7 +215,9 @@ def render_email(article: Article, context: EmailContext) -> EmailRendition | Re
     except TemplateError as error:
         return RenderError(f"template error: {error}", where=f"email/{name}")
     try:
-        html = mjml.mjml2html(mjml_source)
+        html = render_html(template, variables, compile_mjml)
+    except TemplateError as error:
+        return RenderError(f"template error: {error}", where=f"email/{name}")
     except Exception as error:  # the Rust engine reports every MJML problem as some exception
         return RenderError(f"MJML error: {error}", where=f"email/{name}.mjml.j2")
     for placeholder in PLACEHOLDERS:

@@ -7,9 +7,10 @@ graphemes and UTF-8 bytes, URLs in full. Python's ``len`` matches neither.
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from html.parser import HTMLParser
 
 import regex
 
@@ -35,16 +36,18 @@ _MENTION = regex.compile(
     r"(?<![=/\w])@(?P<user>[a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)(?:@[\w]+(?:[.-]+[\w]+)*)?",
     regex.IGNORECASE,
 )
-_HTTP_URL = regex.compile(r"https?://[^\s/?#]+[^\s]*", regex.IGNORECASE)
+# Patterns without Unicode properties use the standard re module: several times faster than
+# ``regex`` on the short strings every render flattens.
+_HTTP_URL = re.compile(r"https?://[^\s/?#]+[^\s]*", re.IGNORECASE)
 
 # Scripts written without spaces between words: there, a grapheme boundary is a word boundary.
 _UNSPACED_SCRIPT = regex.compile(
     r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}]"
 )
-_LINE_BREAKS = regex.compile(r"\r\n|[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]")
-_CONTROL = regex.compile(r"\p{Cc}")
-_SPACES = regex.compile(r"\s+")
-_NEEDS_FLATTENING = regex.compile(r"[^\S ]|  |\p{Cc}")
+_LINE_BREAKS = re.compile(r"\r\n|[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc, exactly
+_SPACES = re.compile(r"\s+")
+_NEEDS_FLATTENING = re.compile(r"[^\S ]|  |[\x00-\x1f\x7f-\x9f]")
 _TRAILING_PUNCTUATION = ",;:-–—([{/\\"
 
 
@@ -157,7 +160,9 @@ def is_http_url(value: str | None) -> bool:
 def single_line(text: str) -> str:
     """Every kind of line break (CRLF, lone CR, NEL, U+2028…) becomes a space, control
     characters go, runs of whitespace collapse: safe for a header or a one-line title."""
-    if _NEEDS_FLATTENING.search(text) is None:
+    # isprintable() is False for every line break, tab, control and non-ASCII space: a fast
+    # "nothing to flatten" for ordinary titles.
+    if (text.isprintable() and "  " not in text) or _NEEDS_FLATTENING.search(text) is None:
         return text.strip()
     text = _SPACES.sub(" ", _LINE_BREAKS.sub(" ", text))
     return str(_SPACES.sub(" ", _CONTROL.sub("", text))).strip()
@@ -207,6 +212,8 @@ def grapheme_prefix(text: str, count: int) -> str:
     """The first ``count`` grapheme clusters of ``text``."""
     if len(text) <= count:
         return text
+    if _SIMPLE.fullmatch(text, 0, count + 1):
+        return text[:count]  # the next code point starts a cluster: no joiner, mark or LF
     for index, match in enumerate(_GRAPHEME.finditer(text)):
         if index == count:
             return text[: match.start()]
@@ -258,61 +265,73 @@ _BLOCKS = frozenset(
 _SKIPPED = frozenset({"script", "style", "head", "title", "template"})
 
 
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.blocks: list[str] = []
-        self.current: list[str] = []
-        self.links: list[tuple[str | None, int]] = []
-        self.skipping = 0
+# Markup as a stream of tags and text. The body is nh3 output (well-formed, a small tag set),
+# but this stays correct for any HTML: quoted attribute values may hold ">", a "<" that opens
+# no tag is text, and script/style content is skipped up to its end tag as browsers do.
+_MARKUP = re.compile(
+    r"<(?:(/?)([A-Za-z][^\s/>]*)((?:\"[^\"]*\"|'[^']*'|[^'\">])*)>|!--.*?(?:-->|\Z)|[!?][^>]*>)"
+    r"|([^<]+|<)",
+    re.DOTALL,
+)
+_HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", re.IGNORECASE)
+_RAW_TEXT = frozenset({"script", "style"})
 
-    def flush(self) -> None:
-        lines = (_SPACES.sub(" ", line).strip() for line in "".join(self.current).split("\n"))
-        block = "\n".join(line for line in lines if line)
-        if block:
-            self.blocks.append(block)
-        self.current = []
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIPPED:
-            self.skipping += 1
-        elif tag in _BLOCKS:
-            self.flush()
-            if tag == "li":
-                self.current.append("- ")
-        elif tag == "br":
-            self.current.append("\n")
-        elif tag == "a":
-            href = dict(attrs).get("href")
-            self.links.append((href, len(self.current)))
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "br":
-            self.current.append("\n")
-        elif tag in _BLOCKS:
-            self.flush()
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIPPED:
-            self.skipping = max(0, self.skipping - 1)
-        elif tag in _BLOCKS:
-            self.flush()
-        elif tag == "a" and self.links:
-            href, start = self.links.pop()
-            label = "".join(self.current[start:]).strip()
-            if href and is_http_url(href) and href != label:
-                self.current.append(f" ({href})" if label else href)
-
-    def handle_data(self, data: str) -> None:
-        if not self.skipping:
-            self.current.append(data.replace("\n", " "))
+def _block_text(parts: list[str]) -> str:
+    lines = (" ".join(line.split()) for line in "".join(parts).split("\n"))
+    return "\n".join(line for line in lines if line)
 
 
 def html_to_text(markup: str) -> str:
     """Plain text for an email's text part: blocks separated by blank lines, links as
-    ``text (url)``, list items as ``- item``."""
-    extractor = _TextExtractor()
-    extractor.feed(markup)
-    extractor.close()
-    extractor.flush()
-    return "\n\n".join(extractor.blocks)
+    ``text (url)``, list items as ``- item``; script, style and head content left out."""
+    blocks: list[str] = []
+    current: list[str] = []
+    links: list[tuple[str | None, int]] = []
+    skipping = 0
+    position = 0
+    while (match := _MARKUP.match(markup, position)) is not None:
+        position = match.end()
+        data = match.group(4)
+        if data is not None:
+            if not skipping:
+                current.append(html.unescape(data).replace("\n", " "))
+            continue
+        name = match.group(2)
+        if name is None:
+            continue  # a comment, doctype or processing instruction
+        tag = name.lower()
+        closing = match.group(1) == "/"
+        if tag in _BLOCKS:
+            if current:
+                block = _block_text(current)
+                if block:
+                    blocks.append(block)
+                current = []
+            if tag == "li" and not closing and not match.group(3).endswith("/"):
+                current.append("- ")
+        elif tag == "br":
+            current.append("\n")
+        elif tag in _SKIPPED:
+            if closing:
+                skipping = max(0, skipping - 1)
+            elif tag in _RAW_TEXT:
+                end = re.compile(rf"</{tag}\s*>", re.IGNORECASE).search(markup, position)
+                position = end.end() if end else len(markup)
+            elif not match.group(3).endswith("/"):
+                skipping += 1
+        elif tag == "a":
+            if not closing:
+                href = _HREF.search(match.group(3))
+                value = next((g for g in href.groups() if g is not None), None) if href else None
+                links.append((html.unescape(value) if value is not None else None, len(current)))
+            elif links:
+                target, start = links.pop()
+                label = "".join(current[start:]).strip()
+                if target and is_http_url(target) and target != label:
+                    current.append(f" ({target})" if label else target)
+    if current:
+        block = _block_text(current)
+        if block:
+            blocks.append(block)
+    return "\n\n".join(blocks)

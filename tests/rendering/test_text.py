@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from html.parser import HTMLParser
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from distributor.rendering.email import sanitise_body
 from distributor.rendering.text import (
     MEASURES,
     bluesky_length,
@@ -196,3 +201,89 @@ def test_html_to_text_leaves_template_syntax_alone() -> None:
 )
 def test_is_http_url_accepts_only_absolute_http_links(value: str | None, expected: bool) -> None:
     assert is_http_url(value) is expected
+
+
+class _ReferenceExtractor(HTMLParser):
+    """The obvious html_to_text, on the standard library's parser: the oracle the fast
+    tokenizer must agree with."""
+
+    BLOCKS = frozenset({"p", "h2", "h3", "h4", "ul", "ol", "li", "blockquote", "figure", "hr"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[str] = []
+        self.current: list[str] = []
+        self.links: list[tuple[str | None, int]] = []
+
+    def flush(self) -> None:
+        lines = (" ".join(line.split()) for line in "".join(self.current).split("\n"))
+        block = "\n".join(line for line in lines if line)
+        if block:
+            self.blocks.append(block)
+        self.current = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.BLOCKS:
+            self.flush()
+            if tag == "li":
+                self.current.append("- ")
+        elif tag == "br":
+            self.current.append("\n")
+        elif tag == "a":
+            self.links.append((dict(attrs).get("href"), len(self.current)))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.BLOCKS:
+            self.flush()
+        elif tag == "a" and self.links:
+            href, start = self.links.pop()
+            label = "".join(self.current[start:]).strip()
+            if href and is_http_url(href) and href != label:
+                self.current.append(f" ({href})" if label else href)
+
+    def handle_data(self, data: str) -> None:
+        self.current.append(data.replace("\n", " "))
+
+
+def _reference_text(markup: str) -> str:
+    extractor = _ReferenceExtractor()
+    extractor.feed(markup)
+    extractor.close()
+    extractor.flush()
+    return "\n\n".join(extractor.blocks)
+
+
+_words = st.text(
+    alphabet=st.sampled_from(list("ab <>&\"'\n\t\u00a0é—😀=/;#")), min_size=0, max_size=12
+)
+_links = st.sampled_from(
+    ["https://ishr.ch/a?x=1&y=2", "http://example.org/p>q", "javascript:alert(1)", "/relative", ""]
+)
+
+
+@st.composite
+def _email_bodies(draw: st.DrawFn, depth: int = 0) -> str:
+    parts = []
+    for _ in range(draw(st.integers(0, 4))):
+        kind = draw(st.sampled_from(["text", "inline", "block", "link", "br"]))
+        if kind == "text" or depth > 2:
+            parts.append(draw(_words))
+        elif kind == "br":
+            parts.append("<br>")
+        elif kind == "link":
+            href, title = draw(_links), draw(_words)
+            parts.append(f'<a title="{title}" href="{href}">{draw(_email_bodies(depth + 1))}</a>')
+        else:
+            tags = ["b", "em", "q"] if kind == "inline" else ["p", "li", "h2", "blockquote", "ul"]
+            tag = draw(st.sampled_from(tags))
+            parts.append(f"<{tag}>{draw(_email_bodies(depth + 1))}</{tag}>")
+    return "".join(parts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_email_bodies())
+def test_html_to_text_agrees_with_the_standard_library_parser_on_sanitised_bodies(
+    body: str,
+) -> None:
+    sanitised = sanitise_body(body, "https://ishr.ch/news/a")
+    assert html_to_text(sanitised) == _reference_text(sanitised)

@@ -1,0 +1,107 @@
+"""The cached MJML layout gives exactly the HTML that compiling each article's own MJML gives,
+and a template that looks at a value is compiled per article instead."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mjml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jinja2 import Template
+
+from distributor.domain import Image, RelatedArticle
+from distributor.rendering.email import _article_view, compile_mjml
+from distributor.rendering.jinja import html_environment
+from distributor.rendering.layout import render_html
+from tests.rendering.conftest import TEMPLATES, make_article
+
+_text = st.lists(
+    st.sampled_from(
+        [*"ab Z09<>&\"'=;#%é—😀\u00a0\t\r\n\x0b\x0c\x1f", "&amp;", "]]>", "%%", "<b>", "</b>"]
+    ),
+    max_size=12,
+).map("".join)
+_urls = st.sampled_from(["https://ishr.ch/a?x=1&y=\"2\"", "https://ishr.ch/b", None])
+
+
+def _variables(**article: Any) -> dict[str, Any]:
+    return {
+        "lang": "en",
+        "subject": "Subject & <more>",
+        "preheader": "Preheader",
+        "org_name": "ISHR",
+        "postal_address": "Geneva",
+        "unsubscribe_url": "%%UNSUBSCRIBE_URL%%",
+        "preferences_url": "%%PREFERENCES_URL%%",
+        "article": _article_view(make_article(**article)),
+    }
+
+
+def _newsletter() -> Template:
+    return html_environment(TEMPLATES).get_template("email/newsletter.mjml.j2")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    title=_text.filter(str.strip),
+    lead=_text,
+    credit=_text,
+    url=_urls,
+    related=st.lists(st.tuples(_text, _text, _urls), max_size=3),
+    body=_text,
+)
+def test_the_cached_layout_renders_byte_for_byte_what_mjml_renders_for_the_article(
+    title: str,
+    lead: str,
+    credit: str,
+    url: str | None,
+    related: list[tuple[str, str, str | None]],
+    body: str,
+) -> None:
+    variables = _variables(
+        title=title,
+        lead=lead,
+        url=url,
+        image=Image(url="https://ishr.ch/i.jpg", credit=credit) if credit.strip() else None,
+        related=tuple(RelatedArticle(title=t, summary=s, url=u) for t, s, u in related),
+        body_html=f"<p>{body}</p>",
+    )
+    template = _newsletter()
+    assert render_html(template, variables, compile_mjml) == compile_mjml(
+        template.render(variables)
+    )
+
+
+def test_two_articles_of_the_same_shape_share_one_mjml_compilation() -> None:
+    compiled: list[str] = []
+
+    def counting_compile(source: str) -> str:
+        compiled.append(source)
+        return compile_mjml(source)
+
+    template = _newsletter()
+    first = render_html(template, _variables(title="First title"), counting_compile)
+    second = render_html(template, _variables(title="Second title"), counting_compile)
+    assert len(compiled) == 1
+    assert "First title" in first and "Second title" in second
+    assert "Second title" not in first
+
+
+def test_a_template_that_looks_at_a_value_is_compiled_for_each_article(tmp_path: Path) -> None:
+    (tmp_path / "email").mkdir()
+    (tmp_path / "email" / "inspecting.mjml.j2").write_text(
+        "<mjml><mj-body><mj-section><mj-column>"
+        "<mj-text>{{ article.title | upper }} ({{ article.title | length }})</mj-text>"
+        "{% if article.category == 'News' %}<mj-text>news!</mj-text>{% endif %}"
+        "</mj-column></mj-section></mj-body></mjml>",
+        encoding="utf-8",
+    )
+    template = html_environment(tmp_path).get_template("email/inspecting.mjml.j2")
+    for title, category in (("short", "News"), ("a longer title", "Other")):
+        variables = {"article": {"title": title, "category": category}}
+        html = render_html(template, variables, compile_mjml)
+        assert html == mjml.mjml2html(template.render(variables), disable_comments=True)
+        assert f"{title.upper()} ({len(title)})" in html
+        assert ("news!" in html) is (category == "News")
