@@ -11,6 +11,9 @@ SOCIAL_CHANNELS: dict[str, str] = {
     "mastodon": "distributor.channels.mastodon:Mastodon",
     "bluesky": "distributor.channels.bluesky:Bluesky",
     "outbox": "distributor.channels.outbox:Outbox",
+    "facebook": "distributor.channels.facebook:Facebook",
+    "threads": "distributor.channels.threads:Threads",
+    "telegram": "distributor.channels.telegram:Telegram",
 }
 
 EMAIL_KINDS = frozenset({"email"})

@@ -1,0 +1,283 @@
+"""Threads (Meta): a post is a container that is created, becomes ready, then is published.
+
+Creating a container has no visible effect (an unpublished one expires after 24 h), so only
+``threads_publish`` is a call whose failure can be ambiguous. Readiness is polled with
+``GET /{container}?fields=status,error_message`` for a bounded time; text containers are
+usually ``FINISHED`` at once, image containers once Threads has fetched the image from its
+public URL (Threads cannot take uploaded bytes). A rendition's ``thread`` follow-ups are
+published as a chain of replies, each to the previous part.
+
+More than five links fail at container creation (``THREADS_API__LINK_LIMIT_EXCEEDED``); the
+adapter counts first and refuses with a permanent error before any call.
+
+There is no idempotency key: after an ambiguous outcome ``lookup`` reads the profile's posts
+since the delivery was created and matches the article link (or the whole text).
+
+Long-lived tokens last 60 days and can be refreshed (``th_refresh_token``) while unexpired;
+an expired token cannot be refreshed and the channel needs reconnecting.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import requests
+from pydantic import BaseModel, Field, SecretStr
+
+from distributor.channels import meta
+from distributor.channels.base import (
+    AuthExpired,
+    Channel,
+    ChannelError,
+    Outgoing,
+    RateLimit,
+    Receipt,
+    StateStore,
+    TokenGrant,
+)
+from distributor.channels.transport import call
+from distributor.domain import PostRendition
+from distributor.rendering.text import find_urls
+
+MAX_LINKS = 5
+_CLOCK_SKEW = timedelta(minutes=5)
+_LOOKUP_PAGES = 5
+_PAGE_SIZE = 25
+_SPACE = re.compile(r"\s+")
+# Threads also links bare "www." hosts; find_urls only sees http(s) URLs.
+_WWW = re.compile(r"(?<![\w/.@-])www\.[^\s/]+\.[^\s]*", re.IGNORECASE)
+
+
+def count_links(text: str) -> int:
+    """Unique URLs in ``text`` as Threads counts them for its five-link limit."""
+    urls = {text[start:end].rstrip("/") for start, end in find_urls(text)}
+    bare = {m.group().rstrip(".,;:!?)/") for m in _WWW.finditer(text)}
+    bare = {u for u in bare if not any(u in url for url in urls)}
+    return len(urls | bare)
+
+
+class Threads(Channel):
+    """Posts to one Threads profile (threads_basic + threads_content_publish)."""
+
+    kind: ClassVar[str] = "threads"
+    # 250 API-published posts per profile per rolling 24 h (each reply counts).
+    rate_limit: ClassVar[RateLimit | None] = RateLimit(requests=250, per_seconds=86400)
+    # Meta suggests polling a container once a minute for up to five minutes, for video; text
+    # and images are ready far sooner, and a delivery should not hold a worker that long.
+    container_poll_interval: ClassVar[float] = 2.0
+    container_wait_seconds: ClassVar[float] = 60.0
+
+    class Config(BaseModel):
+        user_id: str = Field(pattern=r"^[0-9]+$")
+        access_token: SecretStr
+        api_base: str = "https://graph.threads.net"
+        api_version: str = "v1.0"
+        # Epoch seconds; set when the token is connected or refreshed.
+        token_expires_at: int | None = None
+
+    def __init__(self, config: BaseModel, http: requests.Session, state: StateStore) -> None:
+        if not isinstance(config, Threads.Config):
+            raise TypeError(f"Threads needs a Threads.Config, not {type(config).__name__}")
+        super().__init__(config, http, state)
+        self.settings = config
+        self.root = config.api_base.rstrip("/")
+        self.base = f"{self.root}/{config.api_version.strip('/')}"
+
+    # -- the contract ---------------------------------------------------------------------
+
+    def publish(self, message: Outgoing, *, idempotency_key: str) -> Receipt:
+        post = message.post
+        parts = [post.text, *post.thread]
+        for number, text in enumerate(parts, start=1):
+            links = count_links(text)
+            if links > MAX_LINKS:
+                where = "the post" if number == 1 else f"reply {number - 1}"
+                raise ChannelError(
+                    f"Threads allows at most {MAX_LINKS} links in a post; {where} has {links}",
+                    permanent=True,
+                )
+        root = self._publish_one(post.text, image=_image_fields(post))
+        previous = root
+        for number, text in enumerate(post.thread, start=1):
+            try:
+                previous = self._publish_one(text, reply_to=previous)
+            except ChannelError as error:
+                # The first post is live: a plain retry would post it twice. Ambiguous makes
+                # the ledger look it up (and a person see the missing reply).
+                raise ChannelError(
+                    f"post {root} is published but reply {number} of {len(post.thread)} "
+                    f"failed: {error.message}",
+                    permanent=True,
+                    ambiguous=True,
+                ) from None
+        return Receipt(remote_id=root, url=self._permalink(root))
+
+    def lookup(self, message: Outgoing, *, idempotency_key: str) -> Receipt | None:
+        since = _aware(message.created_at) - _CLOCK_SKEW
+        params: dict[str, str | int] = {
+            "fields": "id,text,timestamp,permalink,link_attachment_url",
+            "since": int(since.timestamp()),
+            "limit": _PAGE_SIZE,
+        }
+        for _ in range(_LOOKUP_PAGES):
+            page = self._get(f"/{self.settings.user_id}/threads", params)
+            posts = page.get("data")
+            if not isinstance(posts, list):
+                raise ChannelError("the profile's threads are not a JSON list", retry_after=60)
+            for item in posts:
+                if isinstance(item, dict) and _is_post(item, message.post):
+                    return Receipt(str(item["id"]), item.get("permalink"))
+            after = (page.get("paging") or {}).get("cursors", {}).get("after")
+            if len(posts) < _PAGE_SIZE or not after:
+                return None
+            params = {**params, "after": str(after)}
+        raise ChannelError(
+            "too many posts since the delivery was created to tell whether it landed",
+            retry_after=meta.SERVER_RETRY_AFTER,
+        )
+
+    def check(self) -> str:
+        me = self._get("/me", {"fields": "id,username"})
+        return f"@{me.get('username')} on Threads ({me.get('id')})"
+
+    def refresh(self) -> TokenGrant:
+        response = call(
+            self.http,
+            "GET",
+            f"{self.root}/refresh_access_token",
+            target="Threads",
+            secrets=[self._token],
+            params={"grant_type": "th_refresh_token", "access_token": self._token},
+        )
+        if not response.ok:
+            error = meta.GraphError.from_response(response)
+            throttled = error.code in meta.THROTTLING or response.status_code == 429
+            if response.status_code < 500 and not throttled:
+                # Expired, revoked, or not refreshable (yet): only a new login helps.
+                raise AuthExpired(f"the Threads token cannot be refreshed: {error.message}")
+            meta.raise_for(response, platform="Threads", after_send=False)
+        body = meta.json_object(response, platform="Threads", after_send=False)
+        token, lifetime = body.get("access_token"), body.get("expires_in")
+        if not isinstance(token, str) or not token:
+            raise AuthExpired("Threads answered the refresh without an access token")
+        expires_at = None
+        secrets = {"access_token": token}
+        if isinstance(lifetime, int | float) and lifetime > 0:
+            expires_at = datetime.now(UTC) + timedelta(seconds=float(lifetime))
+            secrets["token_expires_at"] = str(int(expires_at.timestamp()))
+        return TokenGrant(secrets=secrets, expires_at=expires_at)
+
+    def token_expires_at(self) -> datetime | None:
+        expires = self.settings.token_expires_at
+        return datetime.fromtimestamp(expires, UTC) if expires else None
+
+    # -- containers -----------------------------------------------------------------------
+
+    def _publish_one(
+        self, text: str, *, image: dict[str, str] | None = None, reply_to: str | None = None
+    ) -> str:
+        fields = {"media_type": "TEXT", "text": text}
+        if image:
+            fields.update(image)
+        if reply_to:
+            fields["reply_to_id"] = reply_to
+        container = str(self._post(f"/{self.settings.user_id}/threads", fields)["id"])
+        self._wait_until_ready(container)
+        published = self._post(
+            f"/{self.settings.user_id}/threads_publish", {"creation_id": container}, send=True
+        )
+        return str(published["id"])
+
+    def _wait_until_ready(self, container: str) -> None:
+        deadline = time.monotonic() + self.container_wait_seconds
+        while True:
+            state = self._get(f"/{container}", {"fields": "status,error_message"})
+            status = str(state.get("status") or "")
+            if status == "FINISHED":
+                return
+            if status == "ERROR":
+                detail = state.get("error_message") or "no reason given"
+                raise ChannelError(f"Threads could not prepare the post: {detail}", permanent=True)
+            if status == "EXPIRED":
+                raise ChannelError(
+                    f"Threads container {container} expired before it was published",
+                    retry_after=meta.SERVER_RETRY_AFTER,
+                )
+            if status == "PUBLISHED":
+                raise ChannelError(
+                    f"Threads container {container} is already published",
+                    permanent=True,
+                    ambiguous=True,
+                )
+            if time.monotonic() >= deadline:
+                raise ChannelError(
+                    f"Threads container {container} still {status or 'not ready'} after "
+                    f"{self.container_wait_seconds:.0f} s; nothing was published",
+                    retry_after=meta.SERVER_RETRY_AFTER,
+                )
+            time.sleep(self.container_poll_interval)
+
+    def _permalink(self, media_id: str) -> str | None:
+        # The post is live: a failure to read its link must not fail the delivery.
+        try:
+            return self._get(f"/{media_id}", {"fields": "permalink"}).get("permalink")
+        except ChannelError:
+            return None
+
+    # -- Graph calls ----------------------------------------------------------------------
+
+    @property
+    def _token(self) -> str:
+        return self.settings.access_token.get_secret_value()
+
+    def _post(self, path: str, data: dict[str, str], *, send: bool = False) -> dict[str, Any]:
+        response = call(
+            self.http,
+            "POST",
+            self.base + path,
+            target="Threads",
+            after_send=send,
+            secrets=[self._token],
+            data={**data, "access_token": self._token},
+        )
+        if not response.ok:
+            meta.raise_for(response, platform="Threads", after_send=send)
+        return meta.json_object(response, platform="Threads", after_send=send)
+
+    def _get(self, path: str, params: dict[str, str | int]) -> dict[str, Any]:
+        response = call(
+            self.http,
+            "GET",
+            self.base + path,
+            target="Threads",
+            secrets=[self._token],
+            params={**params, "access_token": self._token},
+        )
+        if not response.ok:
+            meta.raise_for(response, platform="Threads", after_send=False)
+        return meta.json_object(response, platform="Threads", after_send=False)
+
+
+def _image_fields(post: PostRendition) -> dict[str, str] | None:
+    """An image post when the rendition has a public image URL (Threads fetches it itself)."""
+    image = post.image
+    if image is None or not image.url:
+        return None
+    fields = {"media_type": "IMAGE", "image_url": image.url}
+    if image.alt:
+        fields["alt_text"] = image.alt
+    return fields
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _is_post(item: dict[str, Any], post: PostRendition) -> bool:
+    text = str(item.get("text") or "")
+    if post.link and (post.link in text or item.get("link_attachment_url") == post.link):
+        return True
+    return _SPACE.sub(" ", text).strip() == _SPACE.sub(" ", post.text).strip()
