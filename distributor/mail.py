@@ -7,8 +7,10 @@ URLs in the body, so ``MessageTemplate.build`` formats and validates everything 
 (with ``email.policy.SMTP``), and ``personalise`` validates the per-recipient values, puts
 them into str templates and encodes each part with ``binascii.b2a_qp`` (C).
 
-Substitution happens before encoding: a placeholder in already-encoded quoted-printable may
-be split by a soft line break, and the encoded length of a URL differs from its text length.
+The fixed text between the placeholders is encoded to quoted-printable once, at build time;
+each piece ends in a soft line break, so a recipient's URL, encoded on its own, starts a fresh
+line and no line grows past the limit. Decoded, the pieces join back into exactly the text
+with the URLs in place.
 """
 
 from __future__ import annotations
@@ -76,6 +78,33 @@ def _qp(text: str) -> bytes:
     return encoded
 
 
+_SOFT_BREAK = b"=\r\n"
+_PLACEHOLDER_SPLIT = re.compile(
+    f"({re.escape(UNSUBSCRIBE_PLACEHOLDER)}|{re.escape(PREFERENCES_PLACEHOLDER)})"
+)
+
+
+def _qp_piece(text: str) -> bytes:
+    """``text`` encoded so that what follows it starts a new encoded line."""
+    encoded = _qp(text)
+    return encoded if not text or encoded.endswith(b"\r\n") else encoded + _SOFT_BREAK
+
+
+def _encoded_pieces(text: str) -> tuple[bytes | str, ...]:
+    """The part pre-encoded: bytes for fixed text, the placeholder itself where a
+    recipient's value goes."""
+    return tuple(
+        piece if index % 2 else _qp_piece(piece)
+        for index, piece in enumerate(_PLACEHOLDER_SPLIT.split(text))
+    )
+
+
+def _fill(pieces: tuple[bytes | str, ...], values: dict[str, str]) -> bytes:
+    return b"".join(
+        piece if isinstance(piece, bytes) else _qp_piece(values[piece]) for piece in pieces
+    )
+
+
 def _fold(name: str, value: str) -> bytes:
     """A header line folded and RFC 2047-encoded by the stdlib (used once per template)."""
     policy = email.policy.SMTP
@@ -120,8 +149,8 @@ class MessageTemplate:
     unsubscribe_mailto: str | None
     _head: bytes
     _tail: bytes
-    _text: str
-    _html: str
+    _text: tuple[bytes | str, ...]
+    _html: tuple[bytes | str, ...]
     _separator_text: bytes
     _separator_html: bytes
     _closing: bytes
@@ -180,8 +209,8 @@ class MessageTemplate:
             unsubscribe_mailto=unsubscribe_mailto,
             _head=head,
             _tail=tail,
-            _text=_crlf(rendition.text),
-            _html=_crlf(rendition.html),
+            _text=_encoded_pieces(_crlf(rendition.text)),
+            _html=_encoded_pieces(_crlf(rendition.html)),
             _separator_text=part.format("plain").encode("ascii"),
             _separator_html=("\r\n" + part.format("html")).encode("ascii"),
             _closing=f"\r\n--{boundary}--\r\n".encode("ascii"),
@@ -227,21 +256,17 @@ class MessageTemplate:
             # RFC 8058 one-click is defined for HTTPS URIs only.
             headers += "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
 
-        text = self._text.replace(UNSUBSCRIBE_PLACEHOLDER, unsubscribe_url).replace(
-            PREFERENCES_PLACEHOLDER, preferences_url
-        )
-        page = self._html.replace(UNSUBSCRIBE_PLACEHOLDER, html.escape(unsubscribe_url)).replace(
-            PREFERENCES_PLACEHOLDER, html.escape(preferences_url)
-        )
+        text = {UNSUBSCRIBE_PLACEHOLDER: unsubscribe_url, PREFERENCES_PLACEHOLDER: preferences_url}
+        page = {key: html.escape(url) for key, url in text.items()}
         return b"".join(
             [
                 self._head,
                 headers.encode("ascii"),
                 self._tail,
                 self._separator_text,
-                _qp(text),
+                _fill(self._text, text),
                 self._separator_html,
-                _qp(page),
+                _fill(self._html, page),
                 self._closing,
             ]
         )

@@ -316,6 +316,8 @@ def test_any_rendition_survives_the_round_trip(
 
     message = _parse(raw)
     assert raw.count(b"\n") == raw.count(b"\r\n")
+    body = raw.split(b"\r\n\r\n", 1)[1]
+    assert max(len(line) for line in body.split(b"\r\n")) <= 76
     assert message.defects == []
     assert message["Subject"] == " ".join(subject.split())
     [address] = message["To"].addresses

@@ -61,8 +61,12 @@ def _reply_error(code: int, message: bytes | str, command: str) -> ChannelError:
 
 def _dot_stuffed(raw: bytes) -> bytes:
     """The DATA payload: CRLF line ends, leading dots doubled, and the final dot line."""
-    body = re.sub(rb"\r\n|\r|\n", b"\r\n", raw)
-    body = re.sub(rb"(?m)^\.", b"..", body)
+    crlf = raw.count(b"\r\n")
+    if raw.count(b"\r") != crlf or raw.count(b"\n") != crlf:  # built messages are CRLF already
+        raw = re.sub(rb"\r\n|\r|\n", b"\r\n", raw)
+    body = raw.replace(b"\r\n.", b"\r\n..")
+    if body.startswith(b"."):
+        body = b"." + body
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
     return body + b".\r\n"
