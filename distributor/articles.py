@@ -86,7 +86,19 @@ def render_for_channel(
     if channel.kind == EMAIL_KIND:
         result: Any = rendering.render_email(article, email_context(settings))
     else:
-        result = rendering.render_post(article, channel.kind, templates_dir=settings.templates_dir)
+        # Formatting options (threads, UTM, hashtags) from the channel's config "format".
+        try:
+            options = rendering.PostOptions.from_config((channel.config or {}).get("format"))
+        except ValueError as error:
+            return RenderError(f"channel {channel.name!r}: {error}", where=f"social/{channel.kind}")
+        result = rendering.render_post(
+            article,
+            channel.kind,
+            templates_dir=settings.templates_dir,
+            thread=options.thread,
+            utm=options.utm,
+            max_hashtags=options.max_hashtags,
+        )
     if isinstance(result, RenderError):
         return result
     payload: dict[str, Any] = result.to_dict()

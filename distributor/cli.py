@@ -104,23 +104,38 @@ def ingest(
 def preview(
     source: Annotated[str, typer.Argument(help="A file or URL; nothing is stored.")],
     platform: Annotated[
-        list[str], typer.Option("--platform", "-p", help="email, mastodon, bluesky…")
+        list[str],
+        typer.Option(
+            "--platform",
+            "-p",
+            help="email, mastodon, bluesky, x, linkedin, facebook, threads, telegram, outbox",
+        ),
     ],
     url: Annotated[str | None, typer.Option(help="Canonical URL for a plain-text article.")] = None,
+    thread: Annotated[
+        bool, typer.Option("--thread", help="Continue a long lead in numbered replies.")
+    ] = False,
+    utm_campaign: Annotated[
+        str | None,
+        typer.Option(help="Add UTM parameters (source = platform, medium = social) to the link."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Render SOURCE for each platform exactly as it would go out."""
     from distributor.domain import RenderError
-    from distributor.rendering import render_email, render_post
+    from distributor.rendering import Utm, render_email, render_post
 
     settings = get_settings()
+    utm = Utm(campaign=utm_campaign) if utm_campaign else None
     out: list[dict[str, Any]] = []
     for article in services.load_source(source, url=url):
         for name in platform:
             result: Any = (
                 render_email(article, articles.email_context(settings))
                 if name == "email"
-                else render_post(article, name, templates_dir=settings.templates_dir)
+                else render_post(
+                    article, name, templates_dir=settings.templates_dir, thread=thread, utm=utm
+                )
             )
             if isinstance(result, RenderError):
                 out.append({"article": article.title, "platform": name, "error": str(result)})
@@ -141,6 +156,9 @@ def preview(
             console.print(item["text"], markup=False, highlight=False)
         else:
             console.print(item["text"], markup=False, highlight=False)
+            for reply in item.get("thread", []):
+                console.print("[dim]  ↳ reply[/dim]")
+                console.print(reply, markup=False, highlight=False)
             console.print(
                 f"[dim]{item['length']}/{item['limit']}[/dim] "
                 + " ".join(f"[yellow]⚠ {w}[/yellow]" for w in item.get("warnings", []))
@@ -155,15 +173,19 @@ def measure(
 ) -> None:
     """Length of TEXT by PLATFORM's own counting rule, with its limit."""
     from distributor.rendering import measure as measure_text
+    from distributor.rendering.counting import MEASURES, utf16_length
 
     result = measure_text(platform, text)
-    data = {
+    data: dict[str, Any] = {
         "platform": result.platform,
         "length": result.length,
         "limit": result.limit,
+        "unit": MEASURES[platform].unit,
         "fits": result.fits,
         "detail": result.detail,
     }
+    if platform == "telegram":
+        data["utf16_length"] = utf16_length(text)  # entity offsets are in these units
     if as_json:
         emit(data, True)
         return

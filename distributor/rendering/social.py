@@ -1,9 +1,12 @@
 """One social post per platform from an article: text that fits by the platform's own
-counting rule, hashtags from categories, and (for Bluesky) facets and a link card.
+counting rule (counting.py), hashtags from categories, a link card where the platform needs the
+client to build it (Bluesky, LinkedIn), and for Bluesky facets.
 
 Fitting order: all hashtags → drop hashtags from the last → shorten the lead at a word →
 drop the lead and shorten the title. The article URL is never shortened; a post whose URL
-alone does not fit is a RenderError.
+alone does not fit is a RenderError. With ``thread=True`` (platforms with reply threads only)
+a lead that does not fit is not shortened but continued in numbered replies, each of which
+fits by the same rule.
 """
 
 from __future__ import annotations
@@ -16,10 +19,13 @@ import regex
 from jinja2 import Template, TemplateError
 
 from distributor.domain import Article, Image, LinkCard, PostRendition, RenderError
+from distributor.rendering.counting import MEASURES
 from distributor.rendering.jinja import text_environment
+from distributor.rendering.options import Utm
 from distributor.rendering.text import (
-    MEASURES,
+    cut_points,
     find_urls,
+    grapheme_prefix,
     graphemes,
     is_http_url,
     shorten,
@@ -28,7 +34,35 @@ from distributor.rendering.text import (
     utf8_length,
 )
 
-SOCIAL_PLATFORMS = ("mastodon", "bluesky", "outbox")
+SOCIAL_PLATFORMS = (
+    "mastodon",
+    "bluesky",
+    "outbox",
+    "x",
+    "linkedin",
+    "facebook",
+    "threads",
+    "telegram",
+)
+# Where a post can be followed by replies of the same account (platform-apis.md per platform).
+THREAD_PLATFORMS = frozenset({"mastodon", "bluesky", "x", "threads"})
+# Platforms whose API does not unfurl links: the client sends the card (platform-apis.md §0).
+CARD_PLATFORMS = frozenset({"bluesky", "linkedin"})
+# Hashtags per post: a few help people find a post, more read as spam; Threads shows one tag.
+MAX_HASHTAGS = {
+    "mastodon": 5,
+    "outbox": 5,
+    "bluesky": 3,
+    "x": 2,
+    "linkedin": 3,
+    "facebook": 3,
+    "threads": 1,
+    "telegram": 3,
+}
+MAX_THREAD_PARTS = 10
+MIN_THREAD_HEAD_GRAPHEMES = 80
+# The widest part number a thread can have, used while splitting: real numbers are never wider.
+_NUMBER_SLOT = f"{MAX_THREAD_PARTS}/{MAX_THREAD_PARTS}"
 
 # Categories every article carries say nothing a hashtag could help anyone find.
 GENERIC_CATEGORIES = frozenset(
@@ -54,25 +88,37 @@ def hashtag(category: str) -> str | None:
     return tag
 
 
-def hashtags(categories: Sequence[str]) -> list[str]:
+def hashtags(categories: Sequence[str], *, text: str = "", limit: int | None = None) -> list[str]:
     """Tags in category order, generic categories skipped, no tag twice (case-insensitively,
-    as both platforms treat them)."""
+    as the platforms treat them), none that repeats a word already in ``text`` (the post says
+    it already), at most ``limit``."""
+    words = {word.casefold() for word in _TAG_WORD.findall(_APOSTROPHES.sub("", text))}
     tags: list[str] = []
     seen: set[str] = set()
     for category in categories:
         if single_line(category).casefold() in GENERIC_CATEGORIES:
             continue
         tag = hashtag(category)
-        if tag and tag.casefold() not in seen:
+        if tag and tag.casefold() not in seen and tag.casefold() not in words:
             seen.add(tag.casefold())
             tags.append(tag)
-    return tags
+    return tags if limit is None else tags[:limit]
 
 
 def render_post(
-    article: Article, platform: str, *, templates_dir: Path
+    article: Article,
+    platform: str,
+    *,
+    templates_dir: Path,
+    thread: bool = False,
+    utm: Utm | None = None,
+    max_hashtags: int | None = None,
 ) -> PostRendition | RenderError:
-    """The post for ``platform``, or a RenderError explaining why there is none."""
+    """The post for ``platform``, or a RenderError explaining why there is none.
+
+    ``thread``: continue a lead that does not fit in numbered replies (where the platform has
+    threads). ``utm``: UTM parameters added to the article link before anything is measured.
+    ``max_hashtags``: overrides the platform's maximum (MAX_HASHTAGS)."""
     if platform not in SOCIAL_PLATFORMS:
         known = ", ".join(SOCIAL_PLATFORMS)
         return RenderError(f"unknown platform {platform!r}; known: {known}", where="social")
@@ -80,22 +126,42 @@ def render_post(
     url = article.url
     if url is not None and not is_http_url(url):
         return RenderError(f"article URL {url!r} is not an absolute http(s) URL", where=where)
+    if url and utm is not None:
+        url = utm.apply(url, platform)
+    if max_hashtags is None:
+        max_hashtags = MAX_HASHTAGS.get(platform)
+    elif max_hashtags < 0:
+        return RenderError(f"max_hashtags must be ≥ 0, not {max_hashtags}", where=where)
     try:
         template = text_environment(templates_dir).get_template(f"social/{platform}.txt.j2")
-        return _fit(article, platform, template, url or None)
+        return _fit(
+            article,
+            platform,
+            template,
+            url or None,
+            thread=thread and platform in THREAD_PLATFORMS,
+            max_hashtags=max_hashtags,
+        )
     except TemplateError as error:
         return RenderError(f"template error: {error}", where=where)
 
 
 def _fit(
-    article: Article, platform: str, template: Template, url: str | None
+    article: Article,
+    platform: str,
+    template: Template,
+    url: str | None,
+    *,
+    thread: bool,
+    max_hashtags: int | None,
 ) -> PostRendition | RenderError:
     rule = MEASURES[platform]
     where = f"social/{platform}"
     title = single_line(article.title)
     lead = single_line(article.lead)
-    tags = hashtags(article.categories)
+    tags = hashtags(article.categories, text=f"{title} {lead}", limit=max_hashtags)
     warnings: list[str] = []
+    replies: list[str] = []
 
     def render(title: str, lead: str, tags: Sequence[str]) -> str:
         text = template.render(
@@ -112,6 +178,16 @@ def _fit(
 
     text = render(title, lead, tags)
     kept = list(tags)
+    if thread and not fits(text):
+        threaded = _thread(render, fits, title, lead, tags, bound)
+        if threaded is not None:
+            text, replies, kept = threaded
+            if replies:
+                warnings.append(f"lead continued in {len(replies)} numbered replies")
+        else:
+            warnings.append(
+                f"the lead does not split into at most {MAX_THREAD_PARTS} parts: shortened instead"
+            )
     while not fits(text) and kept:
         kept.pop()
         text = render(title, lead, kept)
@@ -149,6 +225,7 @@ def _fit(
     facets: list[dict[str, Any]] = []
     if platform == "bluesky":
         facets = bluesky_facets(text)
+    if platform in CARD_PLATFORMS:
         if url is None:
             warnings.append("no link card: the article has no URL")
         else:
@@ -168,7 +245,70 @@ def _fit(
         image=image,
         facets=facets,
         warnings=warnings,
+        thread=replies,
     )
+
+
+def _thread(
+    render: Callable[[str, str, Sequence[str]], str],
+    fits: Callable[[str], bool],
+    title: str,
+    lead: str,
+    tags: Sequence[str],
+    bound: int,
+) -> tuple[str, list[str], list[str]] | None:
+    """(first post, replies, hashtags kept): the lead split at words into numbered parts
+    ("… 1/3"), the first with title, link and as many hashtags as fit, each reply within the
+    limit too. None when some word does not fit a part, or more than MAX_THREAD_PARTS are
+    needed."""
+    kept = list(tags)
+    while True:
+        head = _longest_prefix(
+            lead, lambda part: fits(render(title, f"{part} {_NUMBER_SLOT}", kept)), bound
+        )
+        # Hashtags give way to a first part that says something (they are dropped last to
+        # first, as when shortening).
+        if (head and graphemes(head) >= MIN_THREAD_HEAD_GRAPHEMES) or not kept:
+            break
+        kept.pop()
+    if not head:
+        return None
+    parts = [head]
+    rest = lead[len(head) :].lstrip()
+    while rest:
+        if len(parts) == MAX_THREAD_PARTS:
+            return None
+        part = _longest_prefix(rest, lambda part: fits(f"{part} {_NUMBER_SLOT}"), bound)
+        if not part:
+            return None
+        parts.append(part)
+        rest = rest[len(part) :].lstrip()
+    if len(parts) == 1:
+        return render(title, lead, kept), [], kept
+    total = len(parts)
+    first = render(title, f"{parts[0]} 1/{total}", kept)
+    replies = [f"{part} {number}/{total}" for number, part in enumerate(parts[1:], start=2)]
+    return first, replies, kept
+
+
+def _longest_prefix(text: str, accept: Callable[[str], bool], bound: int) -> str:
+    """The longest accepted prefix of ``text`` that ends at a word boundary (never inside a
+    word, URL, hashtag or emoji sequence), without an ellipsis; "" when none is accepted."""
+    window = grapheme_prefix(text, bound + 1)
+    points = cut_points(window)
+    if window == text:
+        points.append(len(text))
+    best = ""
+    low, high = 0, len(points) - 1
+    while low <= high:
+        middle = (low + high) // 2
+        candidate = text[: points[middle]].rstrip()
+        if candidate and accept(candidate):
+            best = candidate
+            low = middle + 1
+        else:
+            high = middle - 1
+    return best
 
 
 _LEAD_SLOT = "\x00lead\x00"

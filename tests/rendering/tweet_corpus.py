@@ -1,0 +1,110 @@
+"""A deterministic corpus of post texts that stress X's counting rule: CJK, emoji sequences
+(ZWJ, flags, skin tones, keycaps, tags), combining marks, URLs with and without a protocol,
+right-to-left text, and mixtures of all of them. Seeded, so every run checks the same texts."""
+
+from __future__ import annotations
+
+import random
+
+SEED = 20261128
+
+LATIN = ["news", "Human", "rights", "defenders", "UN", "Genève", "naïve", "Ærøskøbing", "ß"]
+CJK = ["日本語", "人権", "擁護者", "中文测试", "ひらがな", "カタカナ", "한국어", "漢字かな交じり"]
+EMOJI = [
+    "😷",
+    "❤️",
+    "❤",
+    "☺",
+    "✈️",
+    "🥱",  # Unicode 12
+    "🫠",  # Unicode 14
+    "👨\u200d👩\u200d👧\u200d👦",  # family, ZWJ
+    "👩\u200d💻",
+    "🏳️\u200d🌈",
+    "👨\u200d❤️\u200d👨",
+    "🧑\u200d🤝\u200d🧑",
+    "👩🏽\u200d🚀",
+    "🇩🇪",
+    "🇯🇵",
+    "🇺🇳",
+    "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",  # Scotland, tag sequence
+    "👍🏽",
+    "👋🏿",
+    "🤷🏻\u200d♀️",
+    "1️⃣",
+    "#️⃣",
+    "©",
+    "™️",
+]
+COMBINING = [
+    "e\u0301",  # NFC → é
+    "a\u0308",  # NFC → ä
+    "o\u0302\u0323",  # NFC → ộ
+    "q\u0307",  # stays two code points
+    "\u1100\u1161",  # Hangul jamo, NFC → 가
+    "क्षि",  # Devanagari with virama
+    "Z\u0351\u0352\u0353",  # stacked marks
+]
+URLS = [
+    "https://example.com",
+    "https://ishr.ch/latest-updates/civil-society-stresses-importance/",
+    "http://example.org/path?q=1&r=2#frag",
+    "https://t.co/abcdefghij",
+    "https://例え.jp/パス",
+    "https://example.com/(wiki)",
+    "HTTPS://EXAMPLE.COM/UPPER",
+    "https://example.com:8080/port",
+    "example.com",
+    "www.example.org/path",
+    "ishr.ch",
+    "foo.co.uk/bar",
+    "sub.domain.example.net",
+    "example.invalidtld",
+    "localhost:8000",
+    "127.0.0.1/x",
+    "user@example.com",
+    "a.b",
+    "bit.ly/3xYz",
+    "日本.jp",
+    "example.com.",
+    "(example.com)",
+]
+RTL = ["مرحبا بالعالم", "حقوق الإنسان", "שלום עולם", "זכויות אדם", "\u200fRLM", "\u200eLRM"]
+PUNCTUATION = ["…", "—", "–", "“quoted”", "‘single’", "•", "‰", "€", "°", "¿?", "!!", "#tag"]
+PUNCTUATION += ["@user", "$CASH", "\ufeff", "\u2028"]
+SEPARATORS = [" ", " ", " ", "", "\n", "\n\n", ", ", "\t", "\u00a0", "\u3000"]
+KINDS = [LATIN, CJK, EMOJI, COMBINING, URLS, RTL, PUNCTUATION]
+
+HAND_WRITTEN = [
+    "",
+    "a",
+    "a" * 280,
+    "a" * 281,
+    "日" * 140,
+    "日" * 141,
+    "😷" * 140,
+    "👨\u200d👩\u200d👧\u200d👦" * 141,
+    "Read more: https://example.com " + "x" * 256,
+    "e\u0301" * 280,
+    "line\r\nbreak",
+    "see example.com, example.org and https://example.net/a.",
+    "日本語example.com",
+    "example.com日本語",
+    "مرحبا https://example.com مرحبا",
+]
+
+
+def corpus(size: int = 600) -> list[str]:
+    """``size`` generated texts after the hand-written ones, the same on every run."""
+    rng = random.Random(SEED)
+    texts = list(HAND_WRITTEN)
+    while len(texts) < len(HAND_WRITTEN) + size:
+        pieces: list[str] = []
+        for _ in range(rng.randint(1, 14)):
+            pieces.append(rng.choice(rng.choice(KINDS)))
+            pieces.append(rng.choice(SEPARATORS))
+        text = "".join(pieces)
+        if rng.random() < 0.1:
+            text = text * rng.randint(5, 20)  # long texts near and over the limit
+        texts.append(text)
+    return texts
