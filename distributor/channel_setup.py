@@ -12,7 +12,9 @@ from distributor.channels import ALL_KINDS, channel_class
 from distributor.scheduling import SchedulePolicy
 from distributor.secrets import seal_config
 from distributor.storage import tables as t
+from distributor.storage.tables import utcnow
 from distributor.subscribers import get_or_create_list
+from distributor.tokens import initial_expiry
 
 
 class ChannelSetupError(ValueError):
@@ -51,6 +53,7 @@ def add_channel(
         raise ChannelSetupError(f"a channel named {name!r} already exists")
     policy = SchedulePolicy.from_dict(schedule or {})
     config: dict[str, Any]
+    token_expires_at = None
     try:
         if kind == "email":
             email = EmailChannelConfig.model_validate(options)
@@ -72,13 +75,21 @@ def add_channel(
             config = {"list_id": mailing_list.id, "transport": email.transport, "settings": smtp}
         else:
             cls = channel_class(kind)
-            config = {"settings": seal_config(cls.Config.model_validate(options), secret_key)}
+            validated = cls.Config.model_validate(options)
+            config = {"settings": seal_config(validated, secret_key)}
+            token_expires_at = initial_expiry(cls, validated, utcnow())
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in error.errors()
         )
         raise ChannelSetupError(f"channel {name!r}: {problems}") from None
-    channel = t.Channel(name=name, kind=kind, config=config, schedule=policy.to_dict())
+    channel = t.Channel(
+        name=name,
+        kind=kind,
+        config=config,
+        schedule=policy.to_dict(),
+        token_expires_at=token_expires_at,
+    )
     session.add(channel)
     session.flush()
     session.add(t.AuditEvent(action="channel_add", detail={"name": name, "kind": kind}))

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = 15.0
     feed_poll_interval_seconds: float = 300.0
 
+    # Token lifecycle (distributor.tokens): warn this many days before a channel's access
+    # token expires; mail the warning to admins through this email channel's SMTP relay
+    # (its name; empty = log and dashboard only).
+    token_warning_days: int = 7
+    token_warning_email_channel: str = ""
+
     @model_validator(mode="after")
     def _fill_derived(self) -> Settings:
         self.data_dir = self.data_dir.resolve()

@@ -503,6 +503,21 @@ def hold(session: Session, delivery_id: int, *, reason: str, now: datetime) -> N
     delivery.updated_at = now
 
 
+def defer(
+    session: Session, delivery_id: int, *, until: datetime, reason: str, now: datetime
+) -> bool:
+    """Hand a dispatched row back, due again at ``until`` (the account's rate limit): not an
+    attempt, nothing sent. False when the row is no longer the dispatcher's claim."""
+    result = session.execute(
+        update(t.Delivery)
+        .where(t.Delivery.id == delivery_id, t.Delivery.state == S.CLAIMED)
+        .values(
+            state=S.PENDING, not_before=until, lease_until=None, last_error=reason, updated_at=now
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def sweep(session: Session, *, now: datetime) -> dict[str, int]:
     """Return expired claims to ``pending`` and make stuck ``sending`` rows ``unknown``."""
     returned = session.execute(

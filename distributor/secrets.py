@@ -21,16 +21,16 @@ def _fernet(secret_key: str) -> Fernet:
 def seal_config(config: BaseModel, secret_key: str) -> dict[str, Any]:
     """A JSON-safe dict of ``config`` with every SecretStr field encrypted."""
     fernet = _fernet(secret_key)
+    # JSON forms of the plain fields (datetimes as ISO-8601, nested models as dicts).
+    plain = config.model_dump(mode="json")
     sealed: dict[str, Any] = {}
     for name in type(config).model_fields:
         value = getattr(config, name)
         if isinstance(value, SecretStr):
             token = fernet.encrypt(value.get_secret_value().encode()).decode()
             sealed[name] = {ENCRYPTED: token}
-        elif isinstance(value, BaseModel):
-            sealed[name] = value.model_dump(mode="json")
         else:
-            sealed[name] = value
+            sealed[name] = plain[name]
     return sealed
 
 

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,9 @@ from pydantic import BaseModel
 from sqlalchemy import select, update
 
 from distributor import delivery as ledger
-from distributor.channels import channel_class
-from distributor.channels.base import AuthExpired, Channel, ChannelError, Outgoing
+from distributor import tokens
+from distributor.channels import SOCIAL_CHANNELS, channel_class
+from distributor.channels.base import AuthExpired, Channel, ChannelError, Outgoing, Receipt
 from distributor.config import Settings
 from distributor.domain import (
     DeliveryState,
@@ -30,6 +32,7 @@ from distributor.domain import (
 from distributor.faults import fault
 from distributor.http import make_session
 from distributor.images import fetch_image
+from distributor.ratelimit import RateLimiter, bucket_key, limiter_for
 from distributor.secrets import open_config, open_value, seal_value
 from distributor.storage import Database
 from distributor.storage import tables as t
@@ -37,7 +40,10 @@ from distributor.storage.tables import utcnow
 
 log = logging.getLogger(__name__)
 
-RECONCILABLE_KINDS = ("mastodon", "bluesky", "outbox")
+
+def reconcilable_kinds() -> tuple[str, ...]:
+    """The kinds whose adapter can look up an earlier post (it overrides ``lookup``)."""
+    return tuple(k for k in SOCIAL_CHANNELS if channel_class(k).lookup is not Channel.lookup)
 
 
 class DbState:
@@ -112,10 +118,16 @@ class Sender:
     def lease(self) -> timedelta:
         return timedelta(seconds=self.settings.lease_seconds)
 
+    @cached_property
+    def limiter(self) -> RateLimiter:
+        return limiter_for(self.settings, self.db)
+
     # -- posts -------------------------------------------------------------------------
 
     def send_post(self, delivery_id: int) -> str:
         """Publish one post delivery; returns the row's final state for this attempt."""
+        if self._rate_limited(delivery_id):
+            return DeliveryState.PENDING.value
         with self.db.session() as session:
             claimed = ledger.claim_for_send(session, delivery_id, now=utcnow(), lease=self.lease)
             if claimed is None:
@@ -126,14 +138,15 @@ class Sender:
             key = claimed.delivery.idem_key
         post = post_from_payload(payload)
         try:
-            channel = build_channel(channel_row, self.db, self.settings)
-            outgoing = self._outgoing(post, created_at, channel.http)
-            receipt = channel.publish(outgoing, idempotency_key=key)
+            receipt = self._publish(channel_row, post, created_at, key)
             fault("after_post_call")
         except AuthExpired as error:
             self._needs_reconnect(channel_row.id, delivery_id, error)
             return DeliveryState.PENDING.value
         except ChannelError as error:
+            if error.retry_after and not error.permanent and not error.ambiguous:
+                # The platform said when: the account's other deliveries wait for it too.
+                self._block_account(channel_row, error.retry_after)
             return self._failed(delivery_id, error).value
         except Exception as error:  # a bug or an unexpected library error: never a blind retry
             log.exception("delivery %s: unexpected error during the call", delivery_id)
@@ -145,6 +158,64 @@ class Sender:
                 session, delivery_id, remote_id=receipt.remote_id, url=receipt.url, now=utcnow()
             )
         return DeliveryState.SENT.value
+
+    def _publish(self, row: t.Channel, post: PostRendition, created_at: Any, key: str) -> Receipt:
+        """Publish; after ``AuthExpired``, refresh the token once and publish once more. A
+        second ``AuthExpired`` (or a refused refresh) means a person must reconnect."""
+        channel = build_channel(row, self.db, self.settings)
+        outgoing = self._outgoing(post, created_at, channel.http)
+        try:
+            return channel.publish(outgoing, idempotency_key=key)
+        except AuthExpired as expired:
+            log.info("channel %s: %s; refreshing the token once", row.name, expired.message)
+            tokens.refresh_credentials(
+                self.db, self.settings, row.id, seen=row.config, channel=channel
+            )
+        with self.db.session() as session:
+            fresh = session.get(t.Channel, row.id)
+            assert fresh is not None
+        return build_channel(fresh, self.db, self.settings).publish(outgoing, idempotency_key=key)
+
+    def _rate_limited(self, delivery_id: int) -> bool:
+        """Take the account's token (one per post of a thread) from the shared bucket. With
+        none free, the row goes back to ``pending`` until one is: no Celery ETA, and only
+        this account's deliveries wait."""
+        with self.db.session() as session:
+            found = session.execute(
+                select(t.Delivery.channel_id, t.Channel.kind, t.Rendition.payload)
+                .join(t.Channel, t.Channel.id == t.Delivery.channel_id)
+                .join(t.Rendition, t.Rendition.id == t.Delivery.rendition_id)
+                .where(t.Delivery.id == delivery_id, t.Delivery.state == DeliveryState.CLAIMED)
+            ).first()
+        if found is None or found.kind not in SOCIAL_CHANNELS:
+            return False
+        limit = channel_class(found.kind).rate_limit
+        if limit is None:
+            return False
+        cost = 1 + len((found.payload or {}).get("thread") or [])
+        try:
+            wait = self.limiter.take(bucket_key(found.channel_id), limit, cost=cost)
+        except Exception as error:  # the bucket's store is down: delay, never overrun
+            log.warning("rate limit store unavailable (%s); delivery %s waits", error, delivery_id)
+            wait = 30.0
+        if wait <= 0:
+            return False
+        now = utcnow()
+        with self.db.session() as session:
+            ledger.defer(
+                session,
+                delivery_id,
+                until=now + timedelta(seconds=wait),
+                reason=f"held: the {found.kind} account's rate limit; next slot in {wait:.0f} s",
+                now=now,
+            )
+        return True
+
+    def _block_account(self, row: t.Channel, seconds: float) -> None:
+        try:
+            self.limiter.block(bucket_key(row.id), seconds)
+        except Exception as error:  # the row's own retry time still holds
+            log.warning("rate limit store unavailable (%s)", error)
 
     def _outgoing(self, post: PostRendition, created_at: Any, http: Any) -> Outgoing:
         image_url = (post.card.image_url if post.card else None) or (
@@ -211,7 +282,7 @@ class Sender:
         """Resolve ``unknown`` posts by asking the platform whether the post exists."""
         with self.db.session() as session:
             ids = ledger.claim_unknown_for_reconcile(
-                session, kinds=RECONCILABLE_KINDS, now=utcnow(), lease=self.lease
+                session, kinds=reconcilable_kinds(), now=utcnow(), lease=self.lease
             )
         outcome = {"sent": 0, "resend": 0, "still_unknown": 0}
         for delivery_id in ids:

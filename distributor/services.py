@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from distributor import approval, articles, delivery
+from distributor import approval, articles, delivery, tokens
 from distributor.config import Settings, get_settings
 from distributor.delivery import Job
 from distributor.domain import Article, Role
@@ -63,6 +63,12 @@ def sweep_and_reconcile(settings: Settings | None = None) -> dict[str, Any]:
         swept = delivery.sweep(session, now=utcnow())
     reconciled = sender(settings).reconcile()
     return {**swept, **{f"reconciled_{k}": v for k, v in reconciled.items()}}
+
+
+def check_tokens(settings: Settings | None = None) -> list[tokens.Expiring]:
+    """The daily warning about access tokens that will expire (distributor.tokens)."""
+    settings = settings or get_settings()
+    return tokens.warn_expiring_tokens(database(settings), settings)
 
 
 def ingest(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from celery import Celery
+from celery.schedules import crontab
 from kombu import Queue  # type: ignore[attr-defined]
 
 from distributor.broker import QUEUES
@@ -61,6 +62,12 @@ app.conf.update(
             "task": "distributor.poll_feeds",
             "schedule": timedelta(seconds=settings.feed_poll_interval_seconds),
             "options": {"expires": settings.feed_poll_interval_seconds},
+        },
+        # A fixed time of day, not a 24 h interval: restarts would keep pushing an interval on.
+        "check-tokens": {
+            "task": "distributor.check_tokens",
+            "schedule": crontab(minute=0, hour=6),
+            "options": {"expires": 3600},
         },
     },
 )

@@ -43,6 +43,13 @@ def send_email_batch(delivery_ids: list[int]) -> dict[str, int]:
 
 
 @app.task(  # type: ignore[untyped-decorator]
+    name="distributor.check_tokens"
+)
+def check_tokens() -> int:
+    return len(services.check_tokens())
+
+
+@app.task(  # type: ignore[untyped-decorator]
     name="distributor.poll_feeds"
 )
 def poll_feeds() -> dict[str, Any]:

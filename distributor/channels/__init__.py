@@ -11,6 +11,7 @@ SOCIAL_CHANNELS: dict[str, str] = {
     "mastodon": "distributor.channels.mastodon:Mastodon",
     "bluesky": "distributor.channels.bluesky:Bluesky",
     "outbox": "distributor.channels.outbox:Outbox",
+    "x": "distributor.channels.x:X",
     "facebook": "distributor.channels.facebook:Facebook",
     "threads": "distributor.channels.threads:Threads",
     "telegram": "distributor.channels.telegram:Telegram",
