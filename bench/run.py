@@ -68,6 +68,7 @@ def cpu_seconds_each(
 def bench_render() -> None:
     from distributor.config import Settings
     from distributor.rendering import render_email, render_post
+    from distributor.rendering.social import SOCIAL_PLATFORMS
 
     settings = Settings(data_dir=Path(tempfile.mkdtemp()))
     article = parse_plaintext(SEED.read_text(encoding="utf-8"), base_url=settings.article_base_url)
@@ -75,7 +76,7 @@ def bench_render() -> None:
 
     def ours() -> None:
         render_email(article, context)
-        for platform in ("mastodon", "bluesky", "outbox"):
+        for platform in SOCIAL_PLATFORMS:
             render_post(article, platform, templates_dir=settings.templates_dir)
 
     template = html_environment(settings.templates_dir).get_template("email/newsletter.mjml.j2")

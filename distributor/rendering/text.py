@@ -47,6 +47,7 @@ _UNSPACED_SCRIPT = regex.compile(
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc, exactly
 _SPACES = re.compile(r"\s+")
+_WORD_END = re.compile(r"(?<=\S)\s")
 _NEEDS_FLATTENING = re.compile(r"[^\S ]|  |[\x00-\x1f\x7f-\x9f]")
 _TRAILING_PUNCTUATION = ",;:-–—([{/\\"
 
@@ -172,7 +173,7 @@ def cut_points(text: str) -> list[int]:
     """Code-point offsets where ``text`` may be cut without splitting a word, URL, hashtag
     or grapheme cluster, in increasing order (``len(text)`` excluded)."""
     if _SIMPLE.fullmatch(text):
-        return [i for i in range(1, len(text)) if text[i].isspace() and not text[i - 1].isspace()]
+        return [match.start() for match in _WORD_END.finditer(text)]
     points: list[int] = []
     token_start = 0
     previous: str | None = None
