@@ -1,0 +1,223 @@
+"""The Telegram adapter against a loopback fake of the Bot API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from distributor.channels.base import AuthExpired, ChannelError, MemoryState, Outgoing
+from distributor.channels.telegram import Telegram
+from distributor.domain import Image, PostRendition
+from distributor.http import make_session
+from distributor.sending import Sender
+from tests.channels.ledger import channel_row, delivery, one_channel_setup, reconcile
+from tests.factories import send_due
+from tests.peers.fakes.telegram import BOT_TOKEN, CHANNEL, FakeTelegram, parse_html
+from tests.peers.mastodon import free_port
+
+LINK = "https://ishr.ch/latest-updates/civil-society-meets-secretary-general/?lang=en&src=tg"
+TITLE = "UN <Human Rights> Council & civil society: 'what's next?'"
+TEXT = f"{TITLE}\n\n{LINK}"
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as server:
+        yield server
+
+
+def _options(fake: FakeTelegram, token: str = BOT_TOKEN) -> dict[str, str]:
+    return {"bot_token": token, "chat_id": CHANNEL, "api_base": fake.api_base}
+
+
+def _channel(fake: FakeTelegram, *, token: str = BOT_TOKEN, timeout: float = 5.0) -> Telegram:
+    config = Telegram.Config.model_validate(_options(fake, token))
+    return Telegram(config, make_session(timeout=timeout, allow_private=True), MemoryState())
+
+
+def _post(text: str = TEXT, *, image: bool = False) -> PostRendition:
+    return PostRendition(
+        platform="telegram",
+        text=text,
+        length=len(text),
+        limit=4096,
+        link=LINK,
+        image=Image(url="https://ishr.ch/media/delegates.png", alt="Delegates") if image else None,
+    )
+
+
+def _message(post: PostRendition | None = None, *, image: bool = False) -> Outgoing:
+    return Outgoing(
+        post=post or _post(image=image),
+        created_at=datetime.now(UTC),
+        image_bytes=PNG if image else None,
+        image_mime="image/png" if image else None,
+    )
+
+
+def test_a_channel_post_is_escaped_html_that_reads_exactly_as_approved(
+    fake: FakeTelegram,
+) -> None:
+    receipt = _channel(fake).publish(_message(), idempotency_key="delivery-1")
+
+    [post] = fake.posts
+    assert post.text == TEXT, "after Telegram parses the HTML, readers see the approved text"
+    assert post.raw["parse_mode"] == "HTML"
+    assert post.raw["text"] == (
+        "UN &lt;Human Rights&gt; Council &amp; civil society: 'what's next?'\n\n"
+        "https://ishr.ch/latest-updates/civil-society-meets-secretary-general/?lang=en&amp;src=tg"
+    )
+    assert post.link_preview_options == {"url": LINK, "prefer_large_media": True}
+    assert receipt.remote_id == str(post.message_id)
+    assert receipt.url == f"https://t.me/ishr_news/{post.message_id}"
+
+
+def test_unescaped_html_is_what_telegram_would_refuse() -> None:
+    with pytest.raises(ValueError, match="Unsupported start tag"):
+        parse_html(TITLE)
+
+
+def test_a_post_with_an_image_is_a_photo_with_the_text_as_its_caption(
+    fake: FakeTelegram,
+) -> None:
+    _channel(fake).publish(_message(image=True), idempotency_key="delivery-2")
+
+    [post] = fake.posts
+    assert post.photo == PNG
+    assert post.text == TEXT
+    assert post.raw["parse_mode"] == "HTML"
+
+
+def test_a_text_too_long_for_a_caption_is_one_message_previewing_the_article(
+    fake: FakeTelegram,
+) -> None:
+    long_text = "Delegates said " + "x" * 1010 + f" {LINK}"
+
+    _channel(fake).publish(_message(_post(long_text, image=True)), idempotency_key="delivery-3")
+
+    [post] = fake.posts
+    assert post.photo is None
+    assert post.text == long_text
+    assert post.link_preview_options == {"url": LINK, "prefer_large_media": True}
+
+
+def test_flood_control_says_when_to_retry_and_the_retry_lands(fake: FakeTelegram) -> None:
+    fake.flood(retry_after=37)
+    channel = _channel(fake)
+
+    with pytest.raises(ChannelError) as caught:
+        channel.publish(_message(), idempotency_key="delivery-4")
+
+    assert caught.value.retry_after == 37
+    assert not caught.value.permanent and not caught.value.ambiguous
+    assert fake.posts == []
+    channel.publish(_message(), idempotency_key="delivery-4")
+    assert len(fake.posts) == 1
+
+
+def test_a_revoked_bot_token_needs_reconnecting_and_is_never_shown(fake: FakeTelegram) -> None:
+    fake.revoke_token()
+
+    with pytest.raises(AuthExpired) as caught:
+        _channel(fake).publish(_message(), idempotency_key="delivery-5")
+
+    assert "401" in caught.value.message
+    assert BOT_TOKEN not in caught.value.message
+
+
+def test_a_bot_removed_from_the_channel_needs_reconnecting(fake: FakeTelegram) -> None:
+    fake.remove_bot_from_channel()
+
+    with pytest.raises(AuthExpired) as caught:
+        _channel(fake).publish(_message(), idempotency_key="delivery-6")
+
+    assert "not a member of the channel" in caught.value.message
+
+
+def test_a_server_error_after_sending_is_ambiguous(fake: FakeTelegram) -> None:
+    fake.fail(
+        502,
+        {"ok": False, "error_code": 502, "description": "Bad Gateway"},
+        method="POST",
+        path=".*/sendMessage",
+    )
+
+    with pytest.raises(ChannelError) as caught:
+        _channel(fake).publish(_message(), idempotency_key="delivery-7")
+
+    assert caught.value.ambiguous
+
+
+def test_a_refused_connection_never_shows_the_token_in_the_error() -> None:
+    config = Telegram.Config(
+        bot_token=SecretStr(BOT_TOKEN), chat_id=CHANNEL, api_base=f"http://127.0.0.1:{free_port()}"
+    )
+    channel = Telegram(config, make_session(timeout=5, allow_private=True), MemoryState())
+
+    with pytest.raises(ChannelError) as caught:
+        channel.publish(_message(), idempotency_key="delivery-8")
+
+    assert not caught.value.ambiguous and not caught.value.permanent
+    assert BOT_TOKEN not in caught.value.message
+    assert "[redacted]" in caught.value.message
+
+
+def test_a_chat_id_that_is_neither_a_username_nor_a_number_is_refused_when_configured() -> None:
+    with pytest.raises(ValueError, match="chat_id"):
+        Telegram.Config.model_validate({"bot_token": BOT_TOKEN, "chat_id": "ishr news"})
+
+
+def test_check_names_the_bot_and_the_channel(fake: FakeTelegram) -> None:
+    assert _channel(fake).check() == "@ishr_news_bot posting to ISHR News"
+
+
+# -- through the ledger -------------------------------------------------------------------
+
+
+def test_flood_control_puts_the_delivery_back_until_retry_after_has_passed(
+    tmp_path: Path, fake: FakeTelegram
+) -> None:
+    setup = one_channel_setup(tmp_path, "telegram", _options(fake), _post())
+    fake.flood(retry_after=40)
+
+    assert send_due(setup) == {"pending": 1}
+    row = delivery(setup)
+    assert "retry after 40" in (row.last_error or "")
+    assert row.not_before >= row.updated_at + timedelta(seconds=39)
+    assert send_due(setup, at=timedelta(seconds=30)) == {}, "not before retry_after"
+    assert fake.posts == []
+
+
+def test_a_timeout_after_telegram_accepted_stays_unknown_for_a_person(
+    tmp_path: Path, fake: FakeTelegram
+) -> None:
+    setup = one_channel_setup(tmp_path, "telegram", _options(fake), _post(), http_timeout=0.5)
+    fake.hang_after_accept(method="POST", path=".*/sendMessage", seconds=3)
+
+    assert send_due(setup) == {"unknown": 1}
+    assert reconcile(setup) == {"sent": 0, "resend": 0, "still_unknown": 0}, (
+        "Telegram cannot be asked, so reconciliation leaves it alone"
+    )
+    with pytest.raises(ChannelError, match="cannot look up"):
+        _channel(fake).lookup(_message(), idempotency_key="delivery-9")
+    assert delivery(setup).state == "unknown"
+    assert len(fake.posts) == 1
+
+
+def test_a_revoked_token_is_not_refreshable_and_the_channel_needs_reconnecting(
+    tmp_path: Path, fake: FakeTelegram
+) -> None:
+    setup = one_channel_setup(tmp_path, "telegram", _options(fake), _post())
+    fake.revoke_token()
+
+    send_due(setup)
+
+    assert channel_row(setup).status == "needs_reconnect"
+    assert delivery(setup).state == "pending"
+    assert fake.posts == []
+    assert Sender(setup.db, setup.settings).reconcile()["sent"] == 0
