@@ -12,6 +12,7 @@ SOCIAL_CHANNELS: dict[str, str] = {
     "bluesky": "distributor.channels.bluesky:Bluesky",
     "outbox": "distributor.channels.outbox:Outbox",
     "x": "distributor.channels.x:X",
+    "linkedin": "distributor.channels.linkedin:LinkedIn",
     "facebook": "distributor.channels.facebook:Facebook",
     "threads": "distributor.channels.threads:Threads",
     "telegram": "distributor.channels.telegram:Telegram",
