@@ -57,9 +57,9 @@ class Facebook(Channel):
         page_id: str = Field(pattern=r"^[0-9]+$")
         page_access_token: SecretStr
         api_base: str = "https://graph.facebook.com/v25.0"
-        # Epoch seconds, as Graph's debug_token reports it; none for a Page token that came
-        # from a long-lived user token.
-        token_expires_at: int | None = None
+        # From Graph's debug_token when the token was connected; none for a Page token that
+        # came from a long-lived user token.
+        token_expires_at: datetime | None = None
 
     def __init__(self, config: BaseModel, http: requests.Session, state: StateStore) -> None:
         if not isinstance(config, Facebook.Config):
@@ -117,7 +117,7 @@ class Facebook(Channel):
 
     def token_expires_at(self) -> datetime | None:
         expires = self.settings.token_expires_at
-        return datetime.fromtimestamp(expires, UTC) if expires else None
+        return _aware(expires) if expires else None
 
     # -- posts ----------------------------------------------------------------------------
 

@@ -75,8 +75,8 @@ class Threads(Channel):
         access_token: SecretStr
         api_base: str = "https://graph.threads.net"
         api_version: str = "v1.0"
-        # Epoch seconds; set when the token is connected or refreshed.
-        token_expires_at: int | None = None
+        # Set when the token is connected and after every refresh (from ``expires_in``).
+        token_expires_at: datetime | None = None
 
     def __init__(self, config: BaseModel, http: requests.Session, state: StateStore) -> None:
         if not isinstance(config, Threads.Config):
@@ -164,15 +164,13 @@ class Threads(Channel):
         if not isinstance(token, str) or not token:
             raise AuthExpired("Threads answered the refresh without an access token")
         expires_at = None
-        secrets = {"access_token": token}
         if isinstance(lifetime, int | float) and lifetime > 0:
             expires_at = datetime.now(UTC) + timedelta(seconds=float(lifetime))
-            secrets["token_expires_at"] = str(int(expires_at.timestamp()))
-        return TokenGrant(secrets=secrets, expires_at=expires_at)
+        return TokenGrant(secrets={"access_token": token}, expires_at=expires_at)
 
     def token_expires_at(self) -> datetime | None:
         expires = self.settings.token_expires_at
-        return datetime.fromtimestamp(expires, UTC) if expires else None
+        return _aware(expires) if expires else None
 
     # -- containers -----------------------------------------------------------------------
 

@@ -194,7 +194,7 @@ def test_a_refused_connection_is_retryable_and_never_shows_the_token() -> None:
 def test_a_known_token_expiry_is_reported_for_the_daily_check(fake: FakeFacebook) -> None:
     expires = datetime(2027, 1, 27, 12, 0, tzinfo=UTC)
     config = Facebook.Config.model_validate(
-        {**_options(fake), "token_expires_at": int(expires.timestamp())}
+        {**_options(fake), "token_expires_at": expires.isoformat()}
     )
     channel = Facebook(config, make_session(timeout=5, allow_private=True), MemoryState())
 

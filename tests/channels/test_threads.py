@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from distributor import tokens
 from distributor.channels.base import AuthExpired, ChannelError, MemoryState, Outgoing
 from distributor.channels.threads import Threads, count_links
 from distributor.domain import Image, PostRendition
 from distributor.http import make_session
+from distributor.sending import build_channel
 from tests.channels.ledger import (
     channel_row,
     delivery,
@@ -221,7 +223,6 @@ def test_a_valid_token_is_refreshed_for_sixty_days(fake: FakeThreads) -> None:
     assert grant.secrets["access_token"] != TOKEN
     assert grant.expires_at is not None
     assert grant.expires_at - datetime.now(UTC) > timedelta(days=59)
-    assert int(grant.secrets["token_expires_at"]) == int(grant.expires_at.timestamp())
     refreshed = _channel(fake, token=grant.secrets["access_token"])
     refreshed.publish(_message(), idempotency_key="delivery-12")
     assert len(fake.posts) == 1
@@ -299,3 +300,20 @@ def test_an_expired_token_is_refreshed_once_then_the_channel_needs_reconnecting(
     assert channel_row(setup).status == "needs_reconnect"
     assert delivery(setup).state == "pending"
     assert fake.posts == []
+
+
+def test_a_refreshed_token_is_stored_sealed_with_its_expiry_and_used_for_the_next_post(
+    tmp_path: Path, fake: FakeThreads
+) -> None:
+    setup = one_channel_setup(tmp_path, "threads", _options(fake), _post())
+    row = channel_row(setup)
+    channel = build_channel(row, setup.db, setup.settings)
+
+    tokens.refresh_credentials(setup.db, setup.settings, row.id, seen=row.config, channel=channel)
+
+    refreshed = channel_row(setup)
+    assert TOKEN not in str(refreshed.config) and refreshed.token_expires_at is not None
+    assert refreshed.token_expires_at - datetime.now(UTC) > timedelta(days=59)
+    assert send_due(setup) == {"sent": 1}
+    [publish] = fake.calls("POST", f"/v1.0/{USER_ID}/threads_publish")
+    assert publish.form()["access_token"] not in (TOKEN, "")
