@@ -72,3 +72,9 @@ def check_password(user: t.User, password: str) -> bool:
         return _hasher.verify(user.password_hash, password)
     except VerificationError:
         return False
+
+
+def set_password(user: t.User, password: str) -> None:
+    if len(password) < 10:
+        raise AccountError("a password needs at least 10 characters")
+    user.password_hash = _hasher.hash(password)

@@ -55,6 +55,7 @@ def decide(
 ) -> t.Approval:
     if decision == APPROVE:
         require_role(user, Role.APPROVER, Role.ADMIN)
+        _check_two_person_rule(session, rendition, user)
         if rendition.error:
             raise ApprovalError(
                 f"cannot approve a rendition that failed to render: {rendition.error}"
@@ -84,6 +85,16 @@ def decide(
         )
     )
     return approval
+
+
+def _check_two_person_rule(session: Session, rendition: t.Rendition, user: t.User) -> None:
+    from distributor.organisation import two_person_rule
+
+    if rendition.edited_by == user.id and two_person_rule(session):
+        raise NotAllowed(
+            "two-person rule: you made the last edit to this text, so another approver "
+            "must approve it"
+        )
 
 
 def void_approvals(session: Session, rendition: t.Rendition) -> int:

@@ -6,8 +6,9 @@
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi import Depends, FastAPI, Header, HTTPException
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -15,20 +16,19 @@ from sqlalchemy.orm import Session
 
 from distributor import accounts, approval, articles, delivery, services
 from distributor.config import Settings, get_settings
-from distributor.scheduling import ScheduleError, parse_local_datetime
+from distributor.scheduling import parse_local_datetime
 from distributor.storage import tables as t
 from distributor.storage.tables import utcnow
 from distributor.subscribers import SubscriberError, unsubscribe
 from distributor.unsubscribe import InvalidToken, read_token
+from distributor.web import auth, errors
+from distributor.web.pages import audit, channels, inbox, ops, review, subscribers, users
 
 PAGES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
     undefined=StrictUndefined,
 )
-
-# The email preview runs no script and loads nothing from our origin.
-EMAIL_PREVIEW_CSP = "sandbox; default-src 'none'; img-src https: data:; style-src 'unsafe-inline'"
 
 
 class DecisionIn(BaseModel):
@@ -59,6 +59,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/api/docs",
         redoc_url=None,
     )
+    app.state.settings = settings
+    app.state.db = db
+    errors.install(app)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.include_router(auth.router)
+    for router in (inbox, review, ops, channels, subscribers, audit, users):
+        app.include_router(router.router)
 
     def session_dep() -> Any:
         with db.session() as session:
@@ -78,49 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     UserDep = Annotated[t.User, Depends(api_user)]
 
-    @app.exception_handler(approval.NotAllowed)
-    def _forbidden(_: Request, error: approval.NotAllowed) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=403)
+    # Refusals (403, 404, 422…) are answered by distributor.web.errors: JSON under /api/.
 
-    @app.exception_handler(LookupError)
-    def _missing(_: Request, error: LookupError) -> JSONResponse:
-        return JSONResponse({"detail": str(error).strip("'\"")}, status_code=404)
-
-    @app.exception_handler(ScheduleError)
-    @app.exception_handler(approval.ApprovalError)
-    def _invalid(_: Request, error: ValueError) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=422)
-
-    # -- pages ---------------------------------------------------------------------------
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def index(session: SessionDep) -> HTMLResponse:
-        rows = session.scalars(select(t.Article).order_by(t.Article.id.desc()).limit(100)).all()
-        listing = [
-            {"id": r.id, "title": r.title, "counts": delivery.counts_by_state(session, r.id)}
-            for r in rows
-        ]
-        return page("index.html", articles=listing, paused=delivery.is_paused(session))
-
-    @app.get("/articles/{article_id}", response_class=HTMLResponse, include_in_schema=False)
-    def article_page(article_id: int, session: SessionDep) -> HTMLResponse:
-        data = article_view(session, article_id)
-        return page(
-            "article.html",
-            article=data,
-            renditions=data["renditions"],
-            deliveries=data["deliveries"],
-        )
-
-    @app.get("/articles/{article_id}/renditions/{rendition_id}/email", include_in_schema=False)
-    def email_preview(article_id: int, rendition_id: int, session: SessionDep) -> Response:
-        rendition = session.get(t.Rendition, rendition_id)
-        if rendition is None or rendition.article_id != article_id or not rendition.payload:
-            raise HTTPException(404, "no such email rendition")
-        return HTMLResponse(
-            rendition.payload.get("html", ""),
-            headers={"Content-Security-Policy": EMAIL_PREVIEW_CSP},
-        )
+    # -- pages: the dashboard lives in distributor.web.pages ---------------------------------
 
     # -- unsubscribe (RFC 8058): GET asks, POST acts; no session, no CSRF, signed token only --
 
@@ -208,9 +175,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def decide(
         article_id: int, body: DecisionIn, session: Session, user: t.User, decision: str
     ) -> list[dict[str, str]]:
-        row = articles.get_article(session, article_id)
-        made = services.decide_article(
-            session, row, user, decision, channel_names=body.channels, comment=body.comment
+        from distributor.review import decide as decide_with_comment
+
+        made = decide_with_comment(
+            session, article_id, user, decision, channels=body.channels, comment=body.comment
         )
         return [
             {"channel": d.channel, "decision": d.decision, "content_hash": d.content_hash}

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from fastapi.testclient import TestClient
 
 from distributor import accounts
-from distributor.storage import Database
 from distributor.web.app import create_app
-from tests.factories import Setup, seed_setup, settings_for
-
-
-@pytest.fixture
-def setup(tmp_path: Path) -> Setup:
-    db = Database(f"sqlite:///{tmp_path / 'web.db'}")
-    db.migrate()
-    return seed_setup(db, settings_for(db.url, tmp_path))
+from tests.factories import Setup
 
 
 def _token(setup: Setup, email: str, role: str) -> dict[str, str]:
@@ -78,16 +67,6 @@ def test_an_unknown_article_is_a_404_with_a_message(setup: Setup) -> None:
     answer = client.get("/api/articles/999", headers=approver)
     assert answer.status_code == 404
     assert "999" in answer.json()["detail"]
-
-
-def test_the_review_page_shows_the_email_in_a_sandbox_and_the_posts(setup: Setup) -> None:
-    client = TestClient(create_app(setup.settings))
-    page = client.get(f"/articles/{setup.article_id}")
-    assert page.status_code == 200
-    assert "sandbox" in page.text and "Civil society stresses" in page.text
-    email = client.get(f"/articles/{setup.article_id}/renditions/1/email")
-    assert email.headers["content-security-policy"].startswith("sandbox")
-    assert "Download as PDF" in email.text
 
 
 def test_the_openapi_document_is_published(setup: Setup) -> None:

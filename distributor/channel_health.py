@@ -1,0 +1,106 @@
+"""Connected channels as the dashboard shows them: status, token expiry with a warning ahead
+of it, and a "test connection" that asks the platform (Channel.check) without posting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from distributor.approval import require_role
+from distributor.channels.base import ChannelError
+from distributor.config import Settings
+from distributor.domain import Role
+from distributor.storage import Database
+from distributor.storage import tables as t
+
+EXPIRY_WARNING = timedelta(days=14)
+
+
+@dataclass(frozen=True)
+class ChannelView:
+    id: int
+    name: str
+    kind: str
+    status: str
+    status_detail: str
+    enabled: bool
+    token_expires_at: datetime | None
+    expiry_warning: str | None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    detail: str
+
+
+def expiry_warning(expires_at: datetime | None, now: datetime) -> str | None:
+    if expires_at is None:
+        return None
+    if expires_at <= now:
+        return "the token has expired: reconnect this channel"
+    if expires_at - now <= EXPIRY_WARNING:
+        days = max(1, (expires_at - now).days)
+        return f"the token expires in {days} day{'s' if days != 1 else ''}: reconnect soon"
+    return None
+
+
+def list_channels(session: Session, *, now: datetime) -> list[ChannelView]:
+    views = []
+    for row in session.scalars(select(t.Channel).order_by(t.Channel.id)):
+        # The expiry column arrives with the networks migration; older schemas lack it.
+        expires = getattr(row, "token_expires_at", None)
+        views.append(
+            ChannelView(
+                row.id,
+                row.name,
+                row.kind,
+                row.status,
+                row.status_detail,
+                row.enabled,
+                expires,
+                expiry_warning(expires, now),
+            )
+        )
+    return views
+
+
+def check_channel(
+    session: Session, db: Database, channel_id: int, user: t.User, settings: Settings
+) -> CheckResult:
+    """Connect and identify, without publishing anything; the outcome goes to the audit log."""
+    require_role(user, Role.EDITOR, Role.APPROVER, Role.ADMIN)
+    row = session.get(t.Channel, channel_id)
+    if row is None:
+        raise LookupError(f"no channel {channel_id}")
+    try:
+        result = CheckResult(True, _check(row, db, settings))
+    except ChannelError as error:
+        result = CheckResult(False, error.message)
+    except ValueError as error:  # settings that no longer validate or decrypt
+        result = CheckResult(False, f"the channel's settings are not usable: {error}")
+    session.add(
+        t.AuditEvent(
+            user_id=user.id,
+            action="channel_check",
+            detail={"channel": row.name, "ok": result.ok, "detail": result.detail},
+        )
+    )
+    return result
+
+
+def _check(row: t.Channel, db: Database, settings: Settings) -> str:
+    from distributor.sending import build_channel, channel_config, outbox_path
+
+    if row.kind == "email":
+        if row.config.get("transport") == "outbox":
+            return f"writes .eml files to {outbox_path(settings, row.name)}"
+        from distributor.channels.smtp import SmtpConfig, SmtpConnection
+
+        config = channel_config(row, SmtpConfig, settings)
+        with SmtpConnection(config) as connection:  # type: ignore[arg-type]
+            return connection.check()
+    return build_channel(row, db, settings).check()
