@@ -28,8 +28,8 @@ from distributor.domain import (
     EmailRendition,
     RenderError,
 )
+from distributor.rendering import shapes
 from distributor.rendering.jinja import html_environment, text_environment
-from distributor.rendering.layout import render_html
 from distributor.rendering.text import html_to_text, is_http_url, single_line, truncate
 
 if TYPE_CHECKING:
@@ -207,15 +207,14 @@ def render_email(article: Article, context: EmailContext) -> EmailRendition | Re
     name = context.template
     try:
         template = html_environment(context.templates_dir).get_template(f"email/{name}.mjml.j2")
-        text = (
-            text_environment(context.templates_dir)
-            .get_template(f"email/{name}.txt.j2")
-            .render(variables)
+        text = shapes.render(
+            text_environment(context.templates_dir).get_template(f"email/{name}.txt.j2"),
+            variables,
         )
     except TemplateError as error:
         return RenderError(f"template error: {error}", where=f"email/{name}")
     try:
-        html = render_html(template, variables, compile_mjml)
+        html = shapes.render(template, variables, compile_mjml)
     except TemplateError as error:
         return RenderError(f"template error: {error}", where=f"email/{name}")
     except Exception as error:  # the Rust engine reports every MJML problem as some exception

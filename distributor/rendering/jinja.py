@@ -13,16 +13,22 @@ from pathlib import Path
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from distributor.rendering import shapes
+
 
 def _environment(templates_dir: Path, *, autoescape: bool) -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(
+    environment = ImmutableSandboxedEnvironment(
         loader=FileSystemLoader(templates_dir),
         autoescape=autoescape,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        # Autoescaping prints a token through __html__; plain text needs this hook.
+        finalize=None if autoescape else shapes.print_slot,
     )
+    shapes.install(environment)
+    return environment
 
 
 @lru_cache(maxsize=8)

@@ -1,5 +1,6 @@
-"""The cached MJML layout gives exactly the HTML that compiling each article's own MJML gives,
-and a template that looks at a value is compiled per article instead."""
+"""A template rendered once per shape gives exactly what rendering it for each article gives:
+the newsletter's cached MJML layout byte for byte, and any text template, whatever it does
+with the values."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import mjml
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jinja2 import Template
 
 from distributor.domain import Image, RelatedArticle
 from distributor.rendering.email import _article_view, compile_mjml
-from distributor.rendering.jinja import html_environment
-from distributor.rendering.layout import render_html
+from distributor.rendering.jinja import html_environment, text_environment
+from distributor.rendering.shapes import render
 from tests.rendering.conftest import TEMPLATES, make_article
 
 _text = st.lists(
@@ -23,7 +25,7 @@ _text = st.lists(
     ),
     max_size=12,
 ).map("".join)
-_urls = st.sampled_from(["https://ishr.ch/a?x=1&y=\"2\"", "https://ishr.ch/b", None])
+_urls = st.sampled_from(['https://ishr.ch/a?x=1&y="2"', "https://ishr.ch/b", None])
 
 
 def _variables(**article: Any) -> dict[str, Any]:
@@ -69,9 +71,7 @@ def test_the_cached_layout_renders_byte_for_byte_what_mjml_renders_for_the_artic
         body_html=f"<p>{body}</p>",
     )
     template = _newsletter()
-    assert render_html(template, variables, compile_mjml) == compile_mjml(
-        template.render(variables)
-    )
+    assert render(template, variables, compile_mjml) == compile_mjml(template.render(variables))
 
 
 def test_two_articles_of_the_same_shape_share_one_mjml_compilation() -> None:
@@ -82,8 +82,8 @@ def test_two_articles_of_the_same_shape_share_one_mjml_compilation() -> None:
         return compile_mjml(source)
 
     template = _newsletter()
-    first = render_html(template, _variables(title="First title"), counting_compile)
-    second = render_html(template, _variables(title="Second title"), counting_compile)
+    first = render(template, _variables(title="First title"), counting_compile)
+    second = render(template, _variables(title="Second title"), counting_compile)
     assert len(compiled) == 1
     assert "First title" in first and "Second title" in second
     assert "Second title" not in first
@@ -101,7 +101,40 @@ def test_a_template_that_looks_at_a_value_is_compiled_for_each_article(tmp_path:
     template = html_environment(tmp_path).get_template("email/inspecting.mjml.j2")
     for title, category in (("short", "News"), ("a longer title", "Other")):
         variables = {"article": {"title": title, "category": category}}
-        html = render_html(template, variables, compile_mjml)
+        html = render(template, variables, compile_mjml)
         assert html == mjml.mjml2html(template.render(variables), disable_comments=True)
         assert f"{title.upper()} ({len(title)})" in html
         assert ("news!" in html) is (category == "News")
+
+
+def _text_template(tmp_path: Path, source: str) -> Template:
+    (tmp_path / "social").mkdir(exist_ok=True)
+    (tmp_path / "social" / "post.txt.j2").write_text(source, encoding="utf-8")
+    return text_environment(tmp_path).get_template("social/post.txt.j2")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ title | upper }}\n\n{{ lead }}\n{{ url }}\n{{ hashtags | join(' ') }}",
+        "{{ title | trim | title }} {{ hashtags | join(', ') }}{% if lead %}:{{ lead }}{% endif %}",
+        "{{ title | length }} {{ title | e }} {{ title ~ lead }} {{ title | replace('a', 'b') }}",
+        "{% if title == 'Exact' %}same{% endif %}{{ hashtags | join(' ') | upper }}",
+        "{{ hashtags | first if hashtags else '' }} {{ hashtags | map('lower') | join(' ') }}",
+    ],
+)
+def test_a_text_template_renders_what_jinja_renders_whatever_it_does_with_the_values(
+    tmp_path: Path, source: str
+) -> None:
+    template = _text_template(tmp_path, source)
+    for variables in (
+        {
+            "title": "Exact",
+            "lead": "a <lead> & more",
+            "url": "https://x.org/?a=1&b",
+            "hashtags": ["#A", "#Bc"],
+        },
+        {"title": "  other title ", "lead": "", "url": "", "hashtags": []},
+        {"title": "Exact", "lead": "x", "url": "https://x.org", "hashtags": ["#One"]},
+    ):
+        assert render(template, variables) == template.render(variables)
