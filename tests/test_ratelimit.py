@@ -11,9 +11,23 @@ import pytest
 import redis
 
 from distributor.channels.base import RateLimit
-from distributor.ratelimit import DatabaseRateLimiter, RateLimiter, RedisRateLimiter, decide
+from distributor.channels.x import X
+from distributor.domain import PostRendition
+from distributor.ratelimit import (
+    DatabaseRateLimiter,
+    RateLimiter,
+    RedisRateLimiter,
+    bucket_key,
+    decide,
+    limiter_for,
+)
+from distributor.sending import Sender
 from distributor.storage import Database
+from distributor.storage.tables import utcnow
+from tests.channels.posting import channel_row, post_setup, the_row
+from tests.factories import send_due, settings_for
 from tests.peers.databases import drop_pg_database, make_database_url
+from tests.peers.fakes.x import FakeX
 from tests.peers.redis import RedisPeer
 
 FIVE_A_MINUTE = RateLimit(requests=5, per_seconds=60)
@@ -99,3 +113,49 @@ def test_a_platform_refusal_blocks_the_bucket_until_its_reset(
     assert limiter.take("channel:1", FIVE_A_MINUTE, now=T0 + 100) == pytest.approx(200)
     assert limiter.take("channel:1", FIVE_A_MINUTE, now=T0 + 300) == 0.0
     assert limiter.take("channel:2", FIVE_A_MINUTE, now=T0 + 100) == 0.0
+
+
+# -- through the Sender: a busy account waits, the others go --------------------------------
+
+
+@pytest.fixture(params=["database", "redis"])
+def store_settings(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Settings that pick the bucket store: the embedded default, or a Redis broker."""
+    if request.param == "database":
+        return {}
+    peer: RedisPeer = request.getfixturevalue("redis_server")
+    peer.flushall()
+    return {"broker_url": peer.url}
+
+
+def test_the_store_follows_the_broker(tmp_path: Path, store_settings: dict[str, str]) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    limiter = limiter_for(settings_for(db.url, tmp_path, **store_settings), db)
+    expected = RedisRateLimiter if store_settings else DatabaseRateLimiter
+    assert isinstance(limiter, expected)
+
+
+def test_a_busy_account_delays_only_its_own_deliveries(
+    tmp_path: Path, store_settings: dict[str, str]
+) -> None:
+    with FakeX() as fake:
+        busy_options = {"access_token": fake.issue_tokens()[0], "api_base": fake.url}
+        calm_options = {"access_token": fake.issue_tokens()[0], "api_base": fake.url}
+        setup = post_setup(
+            tmp_path,
+            [("x-busy", "x", busy_options), ("x-calm", "x", calm_options)],
+            PostRendition(platform="x", text="Two accounts", length=12, limit=280),
+            **store_settings,
+        )
+        busy = channel_row(setup, "x-busy")
+        limiter = Sender(setup.db, setup.settings).limiter
+        assert X.rate_limit is not None
+        limiter.take(bucket_key(busy.id), X.rate_limit, cost=X.rate_limit.requests)  # all used
+        assert send_due(setup) == {"pending": 1, "sent": 1}
+        assert the_row(setup, "x-calm").state == "sent"
+        waiting = the_row(setup, "x-busy")
+        assert waiting.state == "pending" and waiting.attempts == 0
+        assert "rate limit" in (waiting.last_error or "")
+        assert waiting.not_before > utcnow(), "due again when the bucket has a token"
+        assert len(fake.posted()) == 1
+        assert send_due(setup) == {}, "no busy loop: it waits in SQL, not in the queue"
