@@ -1,7 +1,9 @@
 """Threads (Meta): a post is a container that is created, becomes ready, then is published.
 
 Creating a container has no visible effect (an unpublished one expires after 24 h), so only
-``threads_publish`` is a call whose failure can be ambiguous. Readiness is polled with
+``threads_publish`` is a call whose failure can be ambiguous. Every part Threads confirmed
+is remembered in the channel state under the delivery's key, so a retry resumes a thread
+after it rather than posting the first part again. Readiness is polled with
 ``GET /{container}?fields=status,error_message`` for a bounded time; text containers are
 usually ``FINISHED`` at once, image containers once Threads has fetched the image from its
 public URL (Threads cannot take uploaded bytes). A rendition's ``thread`` follow-ups are
@@ -45,6 +47,9 @@ from distributor.rendering.text import find_urls
 MAX_LINKS = 5
 _CLOCK_SKEW = timedelta(minutes=5)
 _LOOKUP_PAGES = 5
+# Deliveries whose published parts are remembered, so a retry resumes a thread after the
+# last part Threads confirmed instead of posting it again from the top.
+_KEPT_DELIVERIES = 50
 _PAGE_SIZE = 25
 _SPACE = re.compile(r"\s+")
 # Threads also links bare "www." hosts; find_urls only sees http(s) URLs.
@@ -99,23 +104,33 @@ class Threads(Channel):
                     f"Threads allows at most {MAX_LINKS} links in a post; {where} has {links}",
                     permanent=True,
                 )
-        root = self._publish_one(post.text, image=_image_fields(post))
-        previous = root
-        for number, text in enumerate(post.thread, start=1):
+        done = self._progress(idempotency_key)
+        for index in range(len(done), len(parts)):
             try:
-                previous = self._publish_one(text, reply_to=previous)
+                published = self._publish_one(
+                    parts[index],
+                    image=_image_fields(post) if index == 0 else None,
+                    reply_to=done[-1] if done else None,
+                )
             except ChannelError as error:
-                # The first post is live: a plain retry would post it twice. Ambiguous makes
-                # the ledger look it up (and a person see the missing reply).
-                raise ChannelError(
-                    f"post {root} is published but reply {number} of {len(post.thread)} "
-                    f"failed: {error.message}",
-                    permanent=True,
-                    ambiguous=True,
-                ) from None
-        return Receipt(remote_id=root, url=self._permalink(root))
+                if done and error.permanent and not error.ambiguous:
+                    # The first post is live, so the delivery cannot simply fail: the ledger
+                    # looks it up (and last_error shows the reply that is missing).
+                    raise ChannelError(
+                        f"post {done[0]} is published but reply {index} of {len(post.thread)} "
+                        f"failed: {error.message}",
+                        permanent=True,
+                        ambiguous=True,
+                    ) from None
+                raise
+            done.append(published)
+            self._remember(idempotency_key, done)
+        return Receipt(remote_id=done[0], url=self._permalink(done[0]))
 
     def lookup(self, message: Outgoing, *, idempotency_key: str) -> Receipt | None:
+        done = self._progress(idempotency_key)
+        if done:
+            return Receipt(remote_id=done[0], url=self._permalink(done[0]))
         since = _aware(message.created_at) - _CLOCK_SKEW
         params: dict[str, str | int] = {
             "fields": "id,text,timestamp,permalink,link_attachment_url",
@@ -217,6 +232,19 @@ class Threads(Channel):
                     retry_after=meta.SERVER_RETRY_AFTER,
                 )
             time.sleep(self.container_poll_interval)
+
+    def _progress(self, key: str) -> list[str]:
+        """Ids of the parts of this delivery Threads confirmed, in thread order."""
+        published = self.state.load().get("published") or {}
+        return [str(i) for i in published.get(key) or []]
+
+    def _remember(self, key: str, ids: list[str]) -> None:
+        state = self.state.load()
+        published: dict[str, list[str]] = dict(state.get("published") or {})
+        published.pop(key, None)
+        published[key] = ids  # newest last; the oldest are forgotten first
+        state["published"] = dict(list(published.items())[-_KEPT_DELIVERIES:])
+        self.state.save(state)
 
     def _permalink(self, media_id: str) -> str | None:
         # The post is live: a failure to read its link must not fail the delivery.

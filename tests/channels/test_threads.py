@@ -197,6 +197,25 @@ def test_a_reply_that_fails_after_the_first_post_is_live_is_ambiguous_not_retrie
     assert [p.text for p in fake.posts] == [TEXT]
 
 
+def test_a_retry_after_a_reply_failed_resumes_the_thread_without_reposting_the_start(
+    fake: FakeThreads,
+) -> None:
+    post = _post(thread=["2/3 The delegates asked for…", "3/3 Read more on our site."])
+    channel = _channel(fake)
+    fake.next_container_ends("FINISHED")
+    fake.next_container_ends("EXPIRED")
+
+    with pytest.raises(ChannelError) as caught:
+        channel.publish(_message(post), idempotency_key="delivery-9b")
+    assert not caught.value.permanent and not caught.value.ambiguous
+    receipt = channel.publish(_message(post), idempotency_key="delivery-9b")
+
+    root, first, second = reversed(fake.posts)
+    assert receipt.remote_id == root.id and root.text == TEXT
+    assert (first.reply_to_id, second.reply_to_id) == (root.id, first.id)
+    assert channel.lookup(_message(post), idempotency_key="delivery-9b") == receipt
+
+
 def test_a_publishing_limit_says_when_to_retry(fake: FakeThreads) -> None:
     fake.throttle(regain_minutes=45)
 
