@@ -57,9 +57,10 @@ class Telegram(Channel):
     """Posts to one Telegram channel as a bot administrator with "post messages" right."""
 
     kind: ClassVar[str] = "telegram"
-    # Published guidance: 20 messages a minute into one group or channel (and about one a
-    # second per chat); flood control says the rest through retry_after.
-    rate_limit: ClassVar[RateLimit | None] = RateLimit(requests=20, per_seconds=60)
+    # Published guidance: 20 messages a minute into one group or channel and about one a
+    # second per chat. A bucket of one token refilled every 3 s keeps both (a bucket of 20
+    # would allow a burst of 20 in one second); flood control says the rest via retry_after.
+    rate_limit: ClassVar[RateLimit | None] = RateLimit(requests=1, per_seconds=3)
 
     class Config(BaseModel):
         bot_token: SecretStr

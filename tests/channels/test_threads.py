@@ -307,6 +307,19 @@ def test_a_timeout_after_threads_published_is_unknown_and_reconciled_to_the_one_
     assert (row.state, row.remote_id, row.remote_url) == ("sent", post.id, post.permalink)
 
 
+def test_a_throttled_delivery_waits_until_threads_regains_access(
+    tmp_path: Path, fake: FakeThreads
+) -> None:
+    setup = one_channel_setup(tmp_path, "threads", _options(fake), _post())
+    fake.throttle(regain_minutes=45)
+
+    assert send_due(setup) == {"pending": 1}
+    row = delivery(setup)
+    assert row.not_before >= row.updated_at + timedelta(minutes=45) - timedelta(seconds=1)
+    assert send_due(setup, at=timedelta(minutes=44)) == {}, "not before the regain time"
+    assert fake.posts == []
+
+
 def test_an_expired_token_is_refreshed_once_then_the_channel_needs_reconnecting(
     tmp_path: Path, fake: FakeThreads
 ) -> None:
