@@ -88,6 +88,14 @@ def test_a_post_with_an_image_is_a_photo_post_with_its_alt_text(fake: FakeFacebo
     assert post.message == TEXT
     assert post.alt_text_custom == "Delegates around a table"
     assert post.image == PNG
+    [call] = fake.calls("POST", f"/v25.0/{PAGE_ID}/photos")
+    fields = {k: v.decode() for k, v in call.multipart().items() if k != "source"}
+    assert fields == {
+        "caption": TEXT,
+        "alt_text_custom": "Delegates around a table",
+        "published": "true",
+        "access_token": PAGE_TOKEN,
+    }
     assert fake.calls("POST", f"/v25.0/{PAGE_ID}/feed") == []
 
 

@@ -67,12 +67,17 @@ def test_a_channel_post_is_escaped_html_that_reads_exactly_as_approved(
 
     [post] = fake.posts
     assert post.text == TEXT, "after Telegram parses the HTML, readers see the approved text"
-    assert post.raw["parse_mode"] == "HTML"
-    assert post.raw["text"] == (
-        "UN &lt;Human Rights&gt; Council &amp; civil society: 'what's next?'\n\n"
-        "https://ishr.ch/latest-updates/civil-society-meets-secretary-general/?lang=en&amp;src=tg"
-    )
-    assert post.link_preview_options == {"url": LINK, "prefer_large_media": True}
+    assert post.raw == {
+        "chat_id": CHANNEL,
+        "text": (
+            "UN &lt;Human Rights&gt; Council &amp; civil society: 'what's next?'\n\n"
+            "https://ishr.ch/latest-updates/civil-society-meets-secretary-general/"
+            "?lang=en&amp;src=tg"
+        ),
+        "parse_mode": "HTML",
+        "disable_notification": False,
+        "link_preview_options": {"url": LINK, "prefer_large_media": True},
+    }
     assert receipt.remote_id == str(post.message_id)
     assert receipt.url == f"https://t.me/ishr_news/{post.message_id}"
 
@@ -90,7 +95,16 @@ def test_a_post_with_an_image_is_a_photo_with_the_text_as_its_caption(
     [post] = fake.posts
     assert post.photo == PNG
     assert post.text == TEXT
-    assert post.raw["parse_mode"] == "HTML"
+    assert post.raw == {
+        "chat_id": CHANNEL,
+        "caption": (
+            "UN &lt;Human Rights&gt; Council &amp; civil society: 'what's next?'\n\n"
+            "https://ishr.ch/latest-updates/civil-society-meets-secretary-general/"
+            "?lang=en&amp;src=tg"
+        ),
+        "parse_mode": "HTML",
+        "disable_notification": "false",
+    }
 
 
 def test_a_text_too_long_for_a_caption_is_one_message_previewing_the_article(
