@@ -287,3 +287,20 @@ def test_a_refused_refresh_marks_the_channel_and_holds_its_post(
     assert channel.status == "needs_reconnect"
     assert send_due(setup, at=timedelta(hours=1)) == {}, "held until someone reconnects"
     assert fake_x.posted() == []
+
+
+def test_two_workers_refreshing_at_once_use_the_single_use_refresh_token_once(
+    tmp_path: Path, fake_x: FakeX
+) -> None:
+    from distributor.sending import build_channel
+    from distributor.tokens import refresh_credentials
+
+    setup = _setup(tmp_path, fake_x)
+    stale = channel_row(setup, "x-main")
+    first = build_channel(stale, setup.db, setup.settings)
+    second = build_channel(stale, setup.db, setup.settings)
+    refresh_credentials(setup.db, setup.settings, stale.id, seen=stale.config, channel=first)
+    refresh_credentials(setup.db, setup.settings, stale.id, seen=stale.config, channel=second)
+    assert len(fake_x.calls("POST", "/2/oauth2/token")) == 1, "the second found it done"
+    assert channel_row(setup, "x-main").status == "ok"
+    assert send_due(setup) == {"sent": 1}
