@@ -12,7 +12,8 @@ one message id, and no half-sent post to reconcile when the second call fails.
 
 Telegram's flood control answers 429 with ``parameters.retry_after`` in the body; that is the
 retry time. 401 (token revoked) and 403 (bot removed from the channel or no longer allowed to
-post) need a person: the channel needs reconnecting.
+post) need a person: the channel needs reconnecting. A 5xx after ``sendMessage`` may hide a
+sent message, so it is ambiguous like a timeout.
 
 There is deliberately no ``lookup``: the Bot API offers no way to read a channel's history
 (no ``getChatHistory``; ``getUpdates`` never returns the bot's own posts and competes with
