@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.peers.bluesky",
     "tests.peers.mastodon",
     "tests.peers.smtp",
+    "tests.peers.twitter_text",
 ]
 
 FIXTURES = Path(__file__).parent / "fixtures"

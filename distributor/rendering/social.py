@@ -19,7 +19,7 @@ import regex
 from jinja2 import Template, TemplateError
 
 from distributor.domain import Article, Image, LinkCard, PostRendition, RenderError
-from distributor.rendering.counting import MEASURES
+from distributor.rendering.counting import MEASURES, LinkLimitedMeasure, link_count
 from distributor.rendering.jinja import text_environment
 from distributor.rendering.options import Utm
 from distributor.rendering.text import (
@@ -178,6 +178,11 @@ def _fit(
 
     text = render(title, lead, tags)
     kept = list(tags)
+    if isinstance(rule, LinkLimitedMeasure) and (links := link_count(text)) > rule.max_links:
+        warnings.append(
+            f"{links} links, but {platform} refuses more than {rule.max_links}: "
+            "the text was shortened until no more remained"
+        )
     if thread and not fits(text):
         threaded = _thread(render, fits, title, lead, tags, bound)
         if threaded is not None:
