@@ -575,12 +575,64 @@ def channel_list(as_json: JsonOpt = False) -> None:
                 "detail": c.status_detail,
                 "enabled": c.enabled,
                 "schedule": c.schedule,
+                "token_expires_at": (
+                    c.token_expires_at.isoformat() if c.token_expires_at else None
+                ),
             }
             for c in session.scalars(select(t.Channel).order_by(t.Channel.id))
         ]
     table = Table("id", "name", "kind", "status")
     for d in data:
         add_row(table, str(d["id"]), d["name"], d["kind"], d["status"])
+    emit(data, as_json, table)
+
+
+@channel_app.command("reconnect")
+def channel_reconnect(
+    name: str,
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-o", help="key=value (repeatable)")
+    ] = None,
+) -> None:
+    """New credentials for a network channel (e.g. -o access_token=…); its held posts resume."""
+    from distributor.tokens import reconnect
+
+    options: dict[str, Any] = {}
+    for item in option or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise Failure(f"--option {item!r}: expected key=value")
+        options[key.strip()] = _coerce(value)
+    try:
+        with unit_of_work() as session:
+            row = reconnect(
+                session,
+                name,
+                options,
+                secret_key=get_settings().secret_key.get_secret_value(),
+                now=utcnow(),
+            )
+            console.print(f"channel {row.name} reconnected")
+    except (LookupError, ValueError) as error:
+        raise Failure(str(error)) from None
+
+
+@channel_app.command("check-tokens")
+def channel_check_tokens(as_json: JsonOpt = False) -> None:
+    """Tokens that expire within the warning days (the daily beat task, run now)."""
+    from distributor.tokens import expiring_channels
+
+    settings = get_settings()
+    services.check_tokens(settings)
+    with unit_of_work() as session:
+        data = [
+            {"channel": c.name, "kind": c.kind, "expires_at": c.token_expires_at.isoformat()}
+            for c in expiring_channels(session, now=utcnow(), days=settings.token_warning_days)
+            if c.token_expires_at is not None
+        ]
+    table = Table("channel", "kind", "expires")
+    for d in data:
+        add_row(table, d["channel"], d["kind"], d["expires_at"])
     emit(data, as_json, table)
 
 

@@ -92,6 +92,34 @@ def store_grant(row: t.Channel, grant: TokenGrant, secret_key: str) -> None:
     row.token_warned_for = None
 
 
+def reconnect(
+    session: Session, name: str, options: dict[str, Any], *, secret_key: str, now: datetime
+) -> t.Channel:
+    """A person's new credentials for a channel (after ``needs_reconnect`` or before its
+    token expires): ``options`` replace those fields of its config, validated and sealed; the
+    channel is ``ok`` again, so its held deliveries go out at the next dispatch."""
+    row = session.scalars(select(t.Channel).where(t.Channel.name == name)).first()
+    if row is None:
+        raise LookupError(f"no channel named {name!r}")
+    if row.kind not in SOCIAL_CHANNELS:
+        raise ValueError(f"channel {name!r} is a {row.kind} channel; only networks reconnect")
+    cls = channel_class(row.kind)
+    plain = open_config(row.config.get("settings", {}), secret_key)
+    plain.update(options)
+    config = cls.Config.model_validate(plain)
+    row.config = {**row.config, "settings": seal_config(config, secret_key)}
+    row.token_expires_at = initial_expiry(cls, config, now)
+    row.token_warned_for = None
+    row.status, row.status_detail = "ok", ""
+    session.add(
+        t.AuditEvent(
+            action="channel_reconnect",
+            detail={"channel": name, "fields": sorted(options)},  # names only, never values
+        )
+    )
+    return row
+
+
 @dataclass(frozen=True)
 class Expiring:
     channel: str

@@ -184,3 +184,23 @@ def test_adding_a_channel_with_bad_options_names_the_problem(tmp_path: Path) -> 
             schedule=None,
             secret_key=KEY,
         )
+
+
+def test_the_cli_lists_expiring_tokens_and_reconnects_a_channel(tmp_path: Path) -> None:
+    from tests.test_cli import Cli
+
+    cli = Cli(tmp_path)
+    cli.run("channel", "add", "linkedin-page", "--kind", "linkedin", "-o", "access_token=old",
+            "-o", f"author={ORG}")  # fmt: skip
+    (listed,) = cli.json("channel", "list")
+    assert listed["token_expires_at"] is not None
+    assert cli.json("channel", "check-tokens") == []
+    soon = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    cli.run("channel", "reconnect", "linkedin-page", "-o", "access_token=new",
+            "-o", f"token_expires_at={soon}")  # fmt: skip
+    (expiring,) = cli.json("channel", "check-tokens")
+    assert expiring["channel"] == "linkedin-page"
+    refused = cli.run("channel", "reconnect", "nowhere", "-o", "access_token=x", ok=False)
+    assert (
+        refused.returncode != 0 and "no channel named 'nowhere'" in refused.stderr + refused.stdout
+    )

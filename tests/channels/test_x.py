@@ -30,6 +30,7 @@ from tests.peers.fakes.x import CLIENT_ID, USER_ID, USERNAME, FakeX
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 TEXT = f"Civil society meets the UN Secretary-General {LINK}"
+KEY = "test-secret-key-not-for-production"
 
 
 @pytest.fixture
@@ -256,12 +257,12 @@ def test_an_expired_token_is_refreshed_once_and_the_new_one_sealed(
 ) -> None:
     setup = _setup(tmp_path, fake_x)
     old = channel_row(setup, "x-main")
-    old_access = open_config(old.config["settings"], "test-secret-key-not-for-production")
+    old_access = open_config(old.config["settings"], KEY)
     fake_x.expire_token(old_access["access_token"])
     assert send_due(setup) == {"sent": 1}
     assert len(fake_x.posted()) == 1
     row = channel_row(setup, "x-main")
-    stored = open_config(row.config["settings"], "test-secret-key-not-for-production")
+    stored = open_config(row.config["settings"], KEY)
     assert stored["access_token"] != old_access["access_token"]
     assert stored["access_token"] in fake_x.access_tokens
     assert stored["refresh_token"] in fake_x.refresh_tokens
@@ -304,3 +305,27 @@ def test_two_workers_refreshing_at_once_use_the_single_use_refresh_token_once(
     assert len(fake_x.calls("POST", "/2/oauth2/token")) == 1, "the second found it done"
     assert channel_row(setup, "x-main").status == "ok"
     assert send_due(setup) == {"sent": 1}
+
+
+def test_reconnecting_with_new_tokens_releases_the_held_post(tmp_path: Path, fake_x: FakeX) -> None:
+    from distributor.storage.tables import utcnow
+    from distributor.tokens import reconnect
+
+    setup = _setup(tmp_path, fake_x)
+    stored = open_config(channel_row(setup, "x-main").config["settings"], KEY)
+    fake_x.expire_token(stored["access_token"])
+    fake_x.revoke_refresh_tokens()
+    assert send_due(setup) == {"pending": 1}
+    access, refresh = fake_x.issue_tokens()
+    with setup.db.session() as session:
+        reconnect(
+            session,
+            "x-main",
+            {"access_token": access, "refresh_token": refresh},
+            secret_key=KEY,
+            now=utcnow(),
+        )
+    assert channel_row(setup, "x-main").status == "ok"
+    assert send_due(setup) == {"sent": 1}
+    assert len(fake_x.posted()) == 1
+    assert access not in str(audit_actions(setup))
