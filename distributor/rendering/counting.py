@@ -17,7 +17,7 @@ import regex
 
 from distributor.rendering.escaping import linkedin_commentary
 from distributor.rendering.text import MEASURES, Measure, Measurement, measure
-from distributor.rendering.x_text import MAX_WEIGHTED_LENGTH, x_length, x_url_spans
+from distributor.rendering.x_text import MAX_WEIGHTED_LENGTH, url_count, x_length
 
 __all__ = [
     "MEASURES",
@@ -57,7 +57,7 @@ def threads_length(text: str) -> int:
     """Threads: characters, but "emojis are counted as the number of UTF-8 bytes". Counted
     per grapheme cluster: an emoji sequence costs its UTF-8 bytes (a ZWJ family 25), anything
     else its code points."""
-    if text.isascii():
+    if text.isascii() or _EMOJI.search(text) is None:
         return len(text)
     total = 0
     for cluster in _GRAPHEME.findall(text):
@@ -68,7 +68,7 @@ def threads_length(text: str) -> int:
 def link_count(text: str) -> int:
     """Links as the most eager extractor sees them (twitter-text's: bare domains included), so
     that a post under the limit here is under it wherever links are counted."""
-    return len(x_url_spans(text))
+    return url_count(text)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -80,8 +81,8 @@ def _patterns() -> dict[str, re.Pattern[str]]:
 def utf16_units(text: str) -> str:
     """``text`` as one Python character per UTF-16 code unit (astral characters become
     surrogate pairs), so that offsets and regular expressions behave as in JavaScript."""
-    if text.isascii():
-        return text
+    if text.isascii() or max(text) < "\U00010000":
+        return text  # nothing outside the BMP: one code point is one code unit
     return "".join(map(chr, array("H", text.encode("utf-16-le", "surrogatepass"))))
 
 
@@ -96,10 +97,32 @@ class _Entity:
     end: int
 
 
+# What the URL pattern treats as space: no part of a URL (protocol, domain, port, path, query)
+# may contain one, so every URL lies inside one run of other characters.
+_SPACE = "\t-\r \x85\xa0\u1680\u180e\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_RUN_WITH_DOT = re.compile(f"[^{_SPACE}]*\\.[^{_SPACE}]*")
+
+
 def _url_entities(units: str) -> list[_Entity]:
-    """twitter-text's extractUrlsWithIndices (URLs without a protocol included)."""
+    """twitter-text's extractUrlsWithIndices (URLs without a protocol included).
+
+    The 13 kB pattern is searched only in the runs between spaces that hold a dot (a domain
+    needs one), each with the space before it, which the match takes as the character before
+    the URL: the same matches as a search of the whole text, and a run's URLs are remembered,
+    since fitting a post measures many texts made of the same words."""
     if "." not in units:
         return []
+    entities: list[_Entity] = []
+    for run in _RUN_WITH_DOT.finditer(units):
+        offset = max(run.start() - 1, 0)
+        for entity in _run_url_entities(units[offset : run.end()]):
+            entities.append(_Entity(entity.text, entity.start + offset, entity.end + offset))
+    return entities
+
+
+@lru_cache(maxsize=4096)
+def _run_url_entities(units: str) -> tuple[_Entity, ...]:
+    # A leading space could also satisfy "^" here, but no URL starts with a space.
     patterns = _patterns()
     entities: list[_Entity] = []
     for match in patterns["EXTRACT_URL"].finditer(units):
@@ -136,7 +159,25 @@ def _url_entities(units: str) -> list[_Entity]:
                 url = tco.group(0)
                 end = start + len(url)
             entities.append(_Entity(url, start, end))
-    return entities
+    return tuple(entities)
+
+
+# An emoji is non-ASCII code units, or a keycap: one of "#*0-9" and then non-ASCII ones.
+_EMOJI_WINDOW = re.compile("[#*0-9]?[^\\x00-\\x7f]+")
+
+
+def _emoji_spans(units: str) -> Iterator[tuple[int, int]]:
+    """twemoji's matches, searched only where an emoji can be (the same matches, without
+    trying the pattern at every ASCII character of a mostly Latin post)."""
+    for window in _EMOJI_WINDOW.finditer(units):
+        offset = window.start()
+        for start, end in _window_emoji_spans(window.group()):
+            yield start + offset, end + offset
+
+
+@lru_cache(maxsize=4096)
+def _window_emoji_spans(units: str) -> tuple[tuple[int, int], ...]:
+    return tuple(match.span() for match in _patterns()["EMOJI"].finditer(units))
 
 
 def _is_valid_url(url: str, protocol: str, domain: str) -> bool:
@@ -159,58 +200,81 @@ def _punycode_length(label: str) -> int:
     return total
 
 
-def _weight(code_unit: int) -> int:
+def _range_classes() -> tuple[tuple[re.Pattern[str], int], ...]:
+    """One character class per weight of the config's ranges, to weigh runs of text at once
+    instead of code unit by code unit (the slowest part of counting otherwise)."""
+    by_weight: dict[int, list[str]] = {}
     for start, end, weight in _RANGES:
-        if start <= code_unit <= end:
-            return weight
-    return _DEFAULT_WEIGHT
+        if start <= 0xDFFF and end >= 0xD800:
+            raise ValueError("twitter-text ranges covering surrogates are not supported")
+        by_weight.setdefault(weight, []).append(f"{re.escape(chr(start))}-{re.escape(chr(end))}")
+    return tuple(
+        (re.compile(f"[{''.join(spans)}]*"), weight) for weight, spans in by_weight.items()
+    )
+
+
+_WEIGHT_CLASSES = _range_classes()
+_SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
+
+
+def _run_weight(units: str) -> int:
+    """The weight of a run without URLs or emoji, as parseTweet adds it up: every code unit
+    by its range, except that a surrogate pair counts once (by its low surrogate, which no
+    range covers, so with the default weight)."""
+    if len(_WEIGHT_CLASSES) == 1 and _WEIGHT_CLASSES[0][0].fullmatch(units):
+        return len(units) * _WEIGHT_CLASSES[0][1]  # Latin text: all one weight
+    weighted = 0
+    ranged = 0
+    for pattern, weight in _WEIGHT_CLASSES:
+        count = sum(map(len, pattern.findall(units)))
+        weighted += count * weight
+        ranged += count
+    rest = len(units) - ranged
+    if rest:
+        rest -= len(_SURROGATE_PAIR.findall(units)) if not units.isascii() else 0
+    return weighted + rest * _DEFAULT_WEIGHT
 
 
 @dataclass(frozen=True)
 class ParsedTweet:
     weighted_length: int
     valid: bool
-    url_spans: list[tuple[int, int]]  # code-point offsets into the NFC text
 
 
+@lru_cache(maxsize=512)
 def parse_tweet(text: str) -> ParsedTweet:
-    """twitter-text's parseTweet (v3 config): the weighted length and whether X accepts it."""
+    """twitter-text's parseTweet (v3 config): the weighted length and whether X accepts it.
+
+    parseTweet walks the text: at a URL's start it adds 23 and jumps past the URL, at an
+    emoji's start 2 and jumps past it, elsewhere it adds the character's weight. Entities
+    are visited in that order here and the runs between them weighed at once."""
     normalized = unicodedata.normalize("NFC", text)
     units = utf16_units(normalized)
-    urls = {entity.start: entity for entity in _url_entities(units)}
-    emoji = {match.start(): match.group() for match in _patterns()["EMOJI"].finditer(units)}
+    urls = _url_entities(units)
+    entities: dict[int, tuple[str, int]] = {}
+    if not units.isascii():  # every emoji pattern needs a non-ASCII code unit
+        for start, end in _emoji_spans(units):
+            entities[start] = (units[start:end], _DEFAULT_WEIGHT)
+    for entity in urls:  # a URL wins over an emoji starting at the same place
+        entities[entity.start] = (entity.text, URL_LENGTH * _SCALE)
     invalid = _patterns()["INVALID_CHARS"]
     weighted = 0
     valid = True
-    index = 0
-    while index < len(units):
-        if index in urls:
-            weighted += URL_LENGTH * _SCALE
-            index += len(urls[index].text) - 1
-        elif index in emoji:
-            weighted += _DEFAULT_WEIGHT
-            index += len(emoji[index]) - 1
-        else:
-            if _starts_surrogate_pair(units, index):
-                index += 1  # the pair weighs what its low surrogate weighs, as in JavaScript
-            weighted += _weight(ord(units[index]))
-        if valid and invalid.search(units, index, index + 1):
-            valid = False
-        index += 1
+    position = 0
+    for start in sorted(entities):
+        if start < position:
+            continue  # inside an entity already counted: the walk never stops there
+        entity_text, weight = entities[start]
+        run = units[position:start]
+        weighted += _run_weight(run) + weight
+        position = start + len(entity_text)
+        # Validity is checked on the unit where the walk stands after each step.
+        valid = valid and not invalid.search(run) and not invalid.match(units, position - 1)
+    run = units[position:]
+    weighted += _run_weight(run)
+    valid = valid and not invalid.search(run)
     length = weighted // _SCALE
-    spans = [
-        (len(from_utf16_units(units[: e.start])), len(from_utf16_units(units[: e.end])))
-        for e in urls.values()
-    ]
-    return ParsedTweet(length, valid and 0 < length <= MAX_WEIGHTED_LENGTH, spans)
-
-
-def _starts_surrogate_pair(units: str, index: int) -> bool:
-    return (
-        index < len(units) - 1
-        and 0xD800 <= ord(units[index]) <= 0xDBFF
-        and 0xDC00 <= ord(units[index + 1]) <= 0xDFFF
-    )
+    return ParsedTweet(length, valid and 0 < length <= MAX_WEIGHTED_LENGTH)
 
 
 def x_length(text: str) -> int:
@@ -221,4 +285,13 @@ def x_length(text: str) -> int:
 def x_url_spans(text: str) -> list[tuple[int, int]]:
     """Code-point spans (in the NFC form of ``text``) of what X counts as links, bare domains
     such as ``example.com`` included."""
-    return parse_tweet(text).url_spans
+    units = utf16_units(unicodedata.normalize("NFC", text))
+    return [
+        (len(from_utf16_units(units[: e.start])), len(from_utf16_units(units[: e.end])))
+        for e in _url_entities(units)
+    ]
+
+
+def url_count(text: str) -> int:
+    """How many links twitter-text finds in ``text`` (bare domains included)."""
+    return len(_url_entities(utf16_units(unicodedata.normalize("NFC", text))))

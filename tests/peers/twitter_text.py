@@ -92,6 +92,10 @@ class TwitterText:
         self.install = install
 
     def weighted_lengths(self, texts: list[str]) -> list[int]:
+        return [length for length, _ in self.parse(texts)]
+
+    def parse(self, texts: list[str]) -> list[tuple[int, bool]]:
+        """(weighted length, valid) for each text, from one node process."""
         result = subprocess.run(
             ["node", str(RUNNER)],
             input=json.dumps(texts),
@@ -104,7 +108,10 @@ class TwitterText:
         )
         if result.returncode != 0:
             raise RuntimeError(f"twitter-text runner failed:\n{result.stderr[-3000:]}")
-        return [int(parsed["weightedLength"]) for parsed in json.loads(result.stdout)]
+        return [
+            (int(parsed["weightedLength"]), bool(parsed["valid"]))
+            for parsed in json.loads(result.stdout)
+        ]
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from distributor.rendering.x_text import x_length
+from distributor.rendering.x_text import parse_tweet
 from tests.peers.twitter_text import DATA_MODULE, TwitterText, export_data
 from tests.rendering.tweet_corpus import corpus
 
@@ -20,8 +20,9 @@ pytestmark = pytest.mark.peers
 def test_every_corpus_text_weighs_what_twitter_text_says(twitter_text: TwitterText) -> None:
     texts = corpus()
     assert len(texts) >= 600
-    reference = twitter_text.weighted_lengths(texts)
-    ours = [x_length(text) for text in texts]
+    reference = twitter_text.parse(texts)
+    ours = [(parsed.weighted_length, parsed.valid) for parsed in map(parse_tweet, texts)]
+    assert {valid for _, valid in reference} == {True, False}  # over the limit, U+FEFF…
     disagreements = [
         (text, mine, theirs)
         for text, mine, theirs in zip(texts, ours, reference, strict=True)
