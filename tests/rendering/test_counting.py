@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from distributor.rendering import measure
@@ -144,3 +147,12 @@ def test_telegram_fits_4096_units_and_an_emoji_costs_two() -> None:
 )
 def test_each_platform_reports_its_own_limit(platform: str, limit: int) -> None:
     assert measure(platform, "hi").limit == limit
+
+
+def test_importing_text_alone_already_knows_every_network() -> None:
+    # editing.py and review.py import measure from text.py; the package import registers all.
+    script = "from distributor.rendering.text import measure; print(measure('x', '日本').length)"
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "4"
