@@ -6,7 +6,7 @@
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -14,8 +14,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from distributor import accounts, approval, articles, delivery, services
+from distributor import approval, articles, delivery, services
 from distributor.config import Settings, get_settings
+from distributor.logins import Actor
 from distributor.scheduling import parse_local_datetime
 from distributor.storage import tables as t
 from distributor.storage.tables import utcnow
@@ -23,6 +24,10 @@ from distributor.subscribers import SubscriberError, unsubscribe
 from distributor.unsubscribe import InvalidToken, read_token
 from distributor.web import auth, errors
 from distributor.web.pages import audit, channels, inbox, ops, review, subscribers, users
+from distributor.web.pages.common import ArticleId, OptionalId
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many rows.")]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 PAGES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -73,14 +78,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     SessionDep = Annotated[Session, Depends(session_dep)]
 
-    def api_user(
-        session: SessionDep, authorization: Annotated[str | None, Header()] = None
-    ) -> t.User:
-        if not authorization or not authorization.startswith("Bearer "):
-            raise HTTPException(401, "send your API token as 'Authorization: Bearer <token>'")
-        user = accounts.user_by_token(session, authorization.removeprefix("Bearer ").strip())
+    def api_user(session: SessionDep, actor: Annotated[Actor, Depends(auth.api_actor)]) -> t.User:
+        # A Bearer token, or the dashboard's session cookie with the CSRF header.
+        user = session.get(t.User, actor.id)
         if user is None:
-            raise HTTPException(401, "this API token is not valid")
+            raise HTTPException(401, "this user no longer exists")
         return user
 
     UserDep = Annotated[t.User, Depends(api_user)]
@@ -152,7 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/api/articles")
     def api_articles(
-        session: SessionDep, user: UserDep, limit: int = 50, offset: int = 0
+        session: SessionDep, user: UserDep, limit: Limit = 50, offset: Offset = 0
     ) -> list[dict[str, Any]]:
         rows = session.scalars(
             select(t.Article).order_by(t.Article.id.desc()).limit(min(limit, 500)).offset(offset)
@@ -169,7 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ]
 
     @app.get("/api/articles/{article_id}")
-    def api_article(article_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
+    def api_article(article_id: ArticleId, session: SessionDep, user: UserDep) -> dict[str, Any]:
         return article_view(session, article_id)
 
     def decide(
@@ -187,21 +189,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/api/articles/{article_id}/approve")
     def api_approve(
-        article_id: int, body: DecisionIn, session: SessionDep, user: UserDep
+        article_id: ArticleId, body: DecisionIn, session: SessionDep, user: UserDep
     ) -> list[dict[str, str]]:
         """Approve the article's renditions (all, or ``channels``) in their current form."""
         return decide(article_id, body, session, user, "approve")
 
     @app.post("/api/articles/{article_id}/reject")
     def api_reject(
-        article_id: int, body: DecisionIn, session: SessionDep, user: UserDep
+        article_id: ArticleId, body: DecisionIn, session: SessionDep, user: UserDep
     ) -> list[dict[str, str]]:
         """Reject the article's renditions (all, or ``channels``); they will not be sent."""
         return decide(article_id, body, session, user, "reject")
 
     @app.post("/api/articles/{article_id}/schedule")
     def api_schedule(
-        article_id: int, body: ScheduleIn, session: SessionDep, user: UserDep
+        article_id: ArticleId, body: ScheduleIn, session: SessionDep, user: UserDep
     ) -> list[dict[str, Any]]:
         from distributor.scheduler import schedule_article
 
@@ -232,9 +234,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def api_deliveries(
         session: SessionDep,
         user: UserDep,
-        article_id: int | None = None,
+        article_id: OptionalId = None,
         state: str | None = None,
-        limit: int = 200,
+        limit: Limit = 200,
     ) -> list[dict[str, Any]]:
         from distributor.sending import list_deliveries
 
