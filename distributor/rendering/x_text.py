@@ -103,6 +103,20 @@ _SPACE = "\t-\r \x85\xa0\u1680\u180e\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _RUN_WITH_DOT = re.compile(f"[^{_SPACE}]*\\.[^{_SPACE}]*")
 
 
+# JavaScript's case-insensitive matching (without the u flag) never folds a non-ASCII
+# character to an ASCII one; Python's folds these four to s, k and i. In the text searched
+# they stand in for characters that fall in the same classes of these patterns but have no
+# ASCII case partner (the length is the same, so every offset holds).
+_JS_CASE_STAND_INS = str.maketrans(
+    {
+        "\u017f": "\u0101",  # ſ (long s): Latin Extended-A, like ā
+        "\u0130": "\u0101",  # İ
+        "\u0131": "\u0101",  # ı (dotless i)
+        "\u212a": "\u2129",  # K (Kelvin sign): outside every named range, like ℩
+    }
+)
+
+
 def _url_entities(units: str) -> list[_Entity]:
     """twitter-text's extractUrlsWithIndices (URLs without a protocol included).
 
@@ -112,6 +126,8 @@ def _url_entities(units: str) -> list[_Entity]:
     since fitting a post measures many texts made of the same words."""
     if "." not in units:
         return []
+    if not units.isascii():
+        units = units.translate(_JS_CASE_STAND_INS)
     entities: list[_Entity] = []
     for run in _RUN_WITH_DOT.finditer(units):
         offset = max(run.start() - 1, 0)

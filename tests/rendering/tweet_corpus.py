@@ -68,6 +68,26 @@ URLS = [
     "日本.jp",
     "example.com.",
     "(example.com)",
+    "www.ishr.ch",
+    "ISHR.CH/News",
+    "ftp://example.com",
+    "https://t.co/" + "a" * 41,  # a t.co slug longer than 40
+    "https://xn--e1afmkfd.xn--p1ai/",
+    "пример.рф",
+    "ПРИМЕР.РФ",
+    "https://" + "a" * 64 + ".com",  # a label longer than 63
+    "https://example.com/" + "p" * 4090,  # longer than 4096 in all
+    "example.ſe",  # no ASCII case partner in JavaScript
+    "ſtraße.de",
+    "İstanbul.com",
+    "https://example.com/path_(with)_parens?q=(1)",
+    "$example.com",
+    "#example.com",
+    "@example.com",
+    "-example.com",
+    "https://example.com,",
+    "example.com?",
+    "http://日本.jp",
 ]
 RTL = ["مرحبا بالعالم", "حقوق الإنسان", "שלום עולם", "זכויות אדם", "\u200fRLM", "\u200eLRM"]
 PUNCTUATION = ["…", "—", "–", "“quoted”", "‘single’", "•", "‰", "€", "°", "¿?", "!!", "#tag"]
@@ -91,10 +111,17 @@ HAND_WRITTEN = [
     "日本語example.com",
     "example.com日本語",
     "مرحبا https://example.com مرحبا",
+    "example.ſe and ſtraße.de and Kelvin.com",
+    "日本語ishr.ch日本語",
+    "1️⃣2️⃣#️⃣*️⃣",
+    "11⃣ #⃣ 0\ufe0f",
+    "\ufeffBOM first",
+    "☺\ufe0e text style",
+    "❤\ufe0f",
 ]
 
 
-def corpus(size: int = 600) -> list[str]:
+def corpus(size: int = 1500) -> list[str]:
     """``size`` generated texts after the hand-written ones, the same on every run."""
     rng = random.Random(SEED)
     texts = list(HAND_WRITTEN)
