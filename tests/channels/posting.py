@@ -25,12 +25,15 @@ def post_setup(
     tmp_path: Path,
     channels: list[tuple[str, str, dict[str, Any]]],
     post: PostRendition,
+    *,
+    database_url: str | None = None,
     **settings: Any,
 ) -> Setup:
-    """The seed article with ``channels`` whose renditions are ``post``, approved and due now.
+    """The seed article with ``channels`` whose renditions are ``post``, approved and due now,
+    on SQLite unless ``database_url`` says otherwise.
 
     ``http_timeout_seconds`` defaults to 2 s so a fake that holds its answer times out fast."""
-    db = Database(f"sqlite:///{tmp_path / 'posts.db'}")
+    db = Database(database_url or f"sqlite:///{tmp_path / 'posts.db'}")
     db.migrate()
     settings.setdefault("http_timeout_seconds", 2.0)
     setup = seed_setup(db, settings_for(db.url, tmp_path, **settings), social=channels)

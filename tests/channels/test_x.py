@@ -207,8 +207,9 @@ def test_unknown_fields_are_refused_as_x_does(fake_x: FakeX) -> None:
 # -- through the Sender and the ledger ---------------------------------------------------
 
 
-def _setup(tmp_path: Path, fake: FakeX, **extra: Any) -> Any:
-    return post_setup(tmp_path, [("x-main", "x", _options(fake, **extra))], _post())
+def _setup(tmp_path: Path, fake: FakeX, database_url: str | None = None, **extra: Any) -> Any:
+    channels = [("x-main", "x", _options(fake, **extra))]
+    return post_setup(tmp_path, channels, _post(), database_url=database_url)
 
 
 def test_a_429_is_retried_after_the_reset_and_no_earlier(tmp_path: Path, fake_x: FakeX) -> None:
@@ -253,9 +254,9 @@ def test_a_timeout_after_x_accepted_is_unknown_then_reconciled_to_one_post(
 
 
 def test_an_expired_token_is_refreshed_once_and_the_new_one_sealed(
-    tmp_path: Path, fake_x: FakeX
+    tmp_path: Path, fake_x: FakeX, database_url: str
 ) -> None:
-    setup = _setup(tmp_path, fake_x)
+    setup = _setup(tmp_path, fake_x, database_url)
     old = channel_row(setup, "x-main")
     old_access = open_config(old.config["settings"], KEY)
     fake_x.expire_token(old_access["access_token"])
@@ -291,12 +292,12 @@ def test_a_refused_refresh_marks_the_channel_and_holds_its_post(
 
 
 def test_two_workers_refreshing_at_once_use_the_single_use_refresh_token_once(
-    tmp_path: Path, fake_x: FakeX
+    tmp_path: Path, fake_x: FakeX, database_url: str
 ) -> None:
     from distributor.sending import build_channel
     from distributor.tokens import refresh_credentials
 
-    setup = _setup(tmp_path, fake_x)
+    setup = _setup(tmp_path, fake_x, database_url)
     stale = channel_row(setup, "x-main")
     first = build_channel(stale, setup.db, setup.settings)
     second = build_channel(stale, setup.db, setup.settings)
