@@ -183,16 +183,14 @@ def _fit(
             f"{links} links, but {platform} refuses more than {rule.max_links}: "
             "the text was shortened until no more remained"
         )
-    if thread and not fits(text):
+    if thread and lead and not fits(text):
         threaded = _thread(render, fits, title, lead, tags, bound)
-        if threaded is not None:
+        if isinstance(threaded, str):
+            warnings.append(f"no thread: {threaded}; shortened instead")
+        else:
             text, replies, kept = threaded
             if replies:
                 warnings.append(f"lead continued in {len(replies)} numbered replies")
-        else:
-            warnings.append(
-                f"the lead does not split into at most {MAX_THREAD_PARTS} parts: shortened instead"
-            )
     while not fits(text) and kept:
         kept.pop()
         text = render(title, lead, kept)
@@ -261,11 +259,11 @@ def _thread(
     lead: str,
     tags: Sequence[str],
     bound: int,
-) -> tuple[str, list[str], list[str]] | None:
+) -> tuple[str, list[str], list[str]] | str:
     """(first post, replies, hashtags kept): the lead split at words into numbered parts
     ("… 1/3"), the first with title, link and as many hashtags as fit, each reply within the
-    limit too. None when some word does not fit a part, or more than MAX_THREAD_PARTS are
-    needed."""
+    limit too. Or why there can be no thread: a part that cannot hold a single word, or more
+    than MAX_THREAD_PARTS parts needed."""
     kept = list(tags)
     while True:
         head = _longest_prefix(
@@ -277,15 +275,15 @@ def _thread(
             break
         kept.pop()
     if not head:
-        return None
+        return "not one word of the lead fits beside the title and the link"
     parts = [head]
     rest = lead[len(head) :].lstrip()
     while rest:
         if len(parts) == MAX_THREAD_PARTS:
-            return None
+            return f"the lead needs more than {MAX_THREAD_PARTS} parts"
         part = _longest_prefix(rest, lambda part: fits(f"{part} {_NUMBER_SLOT}"), bound)
         if not part:
-            return None
+            return f"a word of the lead does not fit a reply: {rest.split(None, 1)[0][:40]!r}"
         parts.append(part)
         rest = rest[len(part) :].lstrip()
     if len(parts) == 1:

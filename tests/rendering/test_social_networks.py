@@ -216,7 +216,20 @@ def test_a_lead_too_long_for_the_most_parts_is_shortened_with_a_warning() -> Non
     rendition = post(make_article(lead=lead), "x", thread=True)
     assert rendition.thread == []
     assert lead_of(rendition).endswith("…")
-    assert any(str(MAX_THREAD_PARTS) in warning for warning in rendition.warnings)
+    assert (
+        f"no thread: the lead needs more than {MAX_THREAD_PARTS} parts; shortened instead"
+        in rendition.warnings
+    )
+
+
+def test_a_title_that_leaves_no_room_for_the_lead_makes_no_thread_and_says_why() -> None:
+    rendition = post(make_article(title="Long title word " * 40), "x", thread=True)
+    assert rendition.thread == []
+    assert (
+        "no thread: not one word of the lead fits beside the title and the link; "
+        "shortened instead" in rendition.warnings
+    )
+    assert "lead left out and title shortened to fit" in rendition.warnings
 
 
 def test_utm_parameters_keep_the_existing_query_and_fragment() -> None:
