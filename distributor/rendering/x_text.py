@@ -1,4 +1,4 @@
-"""X's counting rule: twitter-text v3 ``parseTweet`` weighting, ported line for line.
+"""X's counting rule: twitter-text v3 ``parseTweet``, giving the official package's answers.
 
 X counts NFC-normalised text in UTF-16 code units: each URL (with or without a protocol, as
 twitter-text's extractor finds them) weighs 23, each emoji sequence twemoji knows weighs 2, and
@@ -42,8 +42,9 @@ _LABEL_SEPARATORS = re.compile("[\u3002\uff0e\uff61]")
 def python_pattern(source: str, flags: str) -> re.Pattern[str]:
     """A JavaScript regular expression (no ``u`` or ``m`` flag) as a Python one.
 
-    The only construct whose meaning differs in these patterns is ``$``: in JavaScript it
-    matches at the very end of the input only, in Python also before a final newline."""
+    Of the constructs these patterns use, ``$`` means something else: in JavaScript it
+    matches at the very end of the input only, in Python also before a final newline. (The
+    other difference, case folding under ``i``, is in the text: see _JS_CASE_STAND_INS.)"""
     out: list[str] = []
     in_class = False
     index = 0
