@@ -71,6 +71,8 @@ GENERIC_CATEGORIES = frozenset(
 MAX_TAG_GRAPHEMES = 64  # Bluesky's limit for a #tag facet; Mastodon has none this short
 CARD_DESCRIPTION_GRAPHEMES = 300
 ALT_TEXT_GRAPHEMES = 1500  # Mastodon's media description_limit
+# X's media metadata takes at most 1,000 characters of alt text (platform-apis.md §3).
+ALT_TEXT_LIMITS = {"x": 1000}
 
 _TAG_WORD = regex.compile(r"[\p{L}\p{M}\p{N}]+")
 _APOSTROPHES = regex.compile(r"['’ʼ]")
@@ -223,7 +225,7 @@ def _fit(
     elif url not in text:
         return RenderError(f"template social/{platform}.txt.j2 does not show the URL", where=where)
 
-    image = _image(article, title, warnings)
+    image = _image(article, title, warnings, ALT_TEXT_LIMITS.get(platform, ALT_TEXT_GRAPHEMES))
     card: LinkCard | None = None
     facets: list[dict[str, Any]] = []
     if platform == "bluesky":
@@ -328,7 +330,7 @@ def _lead_fits(
     return lambda candidate: fits(skeleton.replace(_LEAD_SLOT, candidate))
 
 
-def _image(article: Article, title: str, warnings: list[str]) -> Image | None:
+def _image(article: Article, title: str, warnings: list[str], alt_limit: int) -> Image | None:
     image = article.image
     if image is None or not is_http_url(image.url):
         return None
@@ -341,7 +343,7 @@ def _image(article: Article, title: str, warnings: list[str]) -> Image | None:
         alt = f"Image for the article: {title}" if title else "Image for the article"
         if credit:
             alt += f" (photo: {credit})"
-    return Image(url=image.url, credit=credit, alt=truncate(alt, ALT_TEXT_GRAPHEMES))
+    return Image(url=image.url, credit=credit, alt=truncate(alt, alt_limit))
 
 
 def bluesky_facets(text: str) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from distributor.articles import render_for_channel
-from distributor.domain import Article, LinkCard, PostRendition, RenderError
+from distributor.domain import Article, Image, LinkCard, PostRendition, RenderError
 from distributor.rendering import PostOptions, Utm, measure, render_post, with_utm
 from distributor.rendering.counting import link_count
 from distributor.rendering.escaping import linkedin_commentary
@@ -99,6 +99,16 @@ def test_platforms_that_unfurl_links_themselves_get_no_card(
     rendition = post(seed_article, platform)
     assert rendition.card is None
     assert rendition.image is not None and rendition.image.url == SEED_IMAGE_URL
+
+
+def test_alt_text_is_cut_to_what_x_accepts_and_kept_longer_elsewhere() -> None:
+    alt = "A long description of the photo, word by word. " * 40
+    article = make_article(image=Image(url=SEED_IMAGE_URL, credit="UN Photo", alt=alt))
+    x_alt = post(article, "x").image
+    mastodon_alt = post(article, "mastodon").image
+    assert x_alt is not None and x_alt.alt is not None and len(x_alt.alt) <= 1000
+    assert mastodon_alt is not None and mastodon_alt.alt is not None
+    assert 1000 < len(mastodon_alt.alt) <= 1500
 
 
 def test_linkedin_text_stays_as_readers_see_it_and_counts_the_escaped_form() -> None:
