@@ -12,14 +12,14 @@ import pytest
 
 from distributor.rendering.x_text import parse_tweet
 from tests.peers.twitter_text import DATA_MODULE, TwitterText, export_data
-from tests.rendering.tweet_corpus import corpus
+from tests.rendering.tweet_corpus import corpus, random_unicode
 
 pytestmark = pytest.mark.peers
 
 
 def test_every_corpus_text_weighs_what_twitter_text_says(twitter_text: TwitterText) -> None:
-    texts = corpus()
-    assert len(texts) >= 600
+    texts = corpus() + random_unicode()
+    assert len(texts) >= 3000
     reference = twitter_text.parse(texts)
     ours = [(parsed.weighted_length, parsed.valid) for parsed in map(parse_tweet, texts)]
     assert {valid for _, valid in reference} == {True, False}  # over the limit, U+FEFF…

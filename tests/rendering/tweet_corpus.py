@@ -135,3 +135,32 @@ def corpus(size: int = 1500) -> list[str]:
             text = text * rng.randint(5, 20)  # long texts near and over the limit
         texts.append(text)
     return texts
+
+
+def _random_character(rng: random.Random) -> str:
+    roll = rng.random()
+    if roll < 0.3:
+        return chr(rng.randint(0x20, 0x7E))
+    if roll < 0.5:
+        return chr(rng.randint(0xA0, 0x2FFF))  # Latin to symbols, combining marks, punctuation
+    if roll < 0.6:
+        return chr(rng.randint(0x3000, 0xD7FF))  # CJK, Hangul
+    if roll < 0.7:
+        return chr(rng.randint(0xE000, 0xFFFF))  # private use, compatibility forms, specials
+    if roll < 0.85:
+        return chr(rng.randint(0x1F000, 0x1FAFF))  # emoji planes
+    return chr(rng.randint(0x10000, 0x10FFFF))  # anything astral, unassigned included
+
+
+def random_unicode(size: int = 1500) -> list[str]:
+    """``size`` texts of arbitrary code points (no surrogates), some with a link or joiner
+    appended: what no hand-made list thinks of. The same on every run."""
+    rng = random.Random(SEED + 1)
+    tails = [" example.com", " https://a.b.co/x", " 1.2", " a.museum", "\u200d", "\ufe0f"]
+    texts = []
+    for _ in range(size):
+        text = "".join(_random_character(rng) for _ in range(rng.randint(0, 40)))
+        if rng.random() < 0.3:
+            text += rng.choice(tails)
+        texts.append(text)
+    return texts
