@@ -77,6 +77,10 @@ class LinkLimitedMeasure(Measure):
 
     max_links: int = THREADS_MAX_LINKS
 
+    def fits(self, text: str) -> bool:
+        # Length first: counting links is the costlier test.
+        return super().fits(text) and link_count(text) <= self.max_links
+
     def __call__(self, text: str) -> Measurement:
         measured = super().__call__(text)
         links = link_count(text)

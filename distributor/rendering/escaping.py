@@ -6,15 +6,21 @@ adapter escapes it on the way out with these functions, so nothing is escaped tw
 from __future__ import annotations
 
 import html
+import re
 
 # LinkedIn "little text format": an unescaped reserved character silently truncates the post
 # at that character (platform-apis.md, LinkedIn §Text).
 LINKEDIN_RESERVED = frozenset("\\|{}@[]()<>#*_~")
 
 
+_LINKEDIN_RESERVED_CHAR = re.compile(
+    "[" + "".join(re.escape(char) for char in sorted(LINKEDIN_RESERVED)) + "]"
+)
+
+
 def linkedin_commentary(text: str) -> str:
     """Backslash-escape every reserved character of LinkedIn's little text format."""
-    return "".join("\\" + ch if ch in LINKEDIN_RESERVED else ch for ch in text)
+    return _LINKEDIN_RESERVED_CHAR.sub(lambda match: "\\" + match.group(), text)
 
 
 def telegram_html(text: str) -> str:

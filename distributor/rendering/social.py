@@ -19,6 +19,7 @@ import regex
 from jinja2 import Template, TemplateError
 
 from distributor.domain import Article, Image, LinkCard, PostRendition, RenderError
+from distributor.rendering import shapes
 from distributor.rendering.counting import MEASURES, LinkLimitedMeasure, link_count
 from distributor.rendering.jinja import text_environment
 from distributor.rendering.options import Utm
@@ -166,14 +167,17 @@ def _fit(
     replies: list[str] = []
 
     def render(title: str, lead: str, tags: Sequence[str]) -> str:
-        text = template.render(
-            title=title, lead=lead, url=url or "", hashtags=[f"#{tag}" for tag in tags]
-        )
+        variables = {
+            "title": title,
+            "lead": lead,
+            "url": url or "",
+            "hashtags": [f"#{tag}" for tag in tags],
+        }
+        text = shapes.render(template, variables)
         lines = (line.rstrip() for line in text.strip().splitlines())
         return str(_BLANK_LINES.sub("\n\n", "\n".join(lines)))
 
-    def fits(text: str) -> bool:
-        return rule(text).fits
+    fits = rule.fits
 
     # A URL inside the lead may count less than its graphemes (Mastodon: 23), hence the slack.
     bound = rule.limit * 2

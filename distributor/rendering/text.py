@@ -21,7 +21,7 @@ _GRAPHEME = regex.compile(r"\X")
 # Latin text and common punctuation: one code point is one grapheme and nothing joins, so
 # counting needs no segmentation (the slowest step of rendering otherwise). No CR (CRLF is one
 # grapheme), no combining marks (U+0300…), no joiners, no CJK or Thai.
-_SIMPLE = regex.compile(r"[\t\n\x20-\x7e\u00a0-\u02ff\u2010-\u2027\u2030-\u205e\u20ac]*+")
+_SIMPLE = re.compile(r"[\t\n\x20-\x7e\u00a0-\u02ff\u2010-\u2027\u2030-\u205e\u20ac]*+")
 
 # Close to twitter-text, which Mastodon uses: a URL needs an http(s) scheme and a host with a
 # letter TLD (twitter-text links neither "localhost" nor bare IPs, and those count in full), may
@@ -124,6 +124,12 @@ class Measure:
     count: Callable[[str], int]
     unit: str
     byte_limit: int | None = None
+
+    def fits(self, text: str) -> bool:
+        """``self(text).fits`` without the report: fitting probes many candidates."""
+        if self.count(text) > self.limit:
+            return False
+        return self.byte_limit is None or utf8_length(text) <= self.byte_limit
 
     def __call__(self, text: str) -> Measurement:
         length = self.count(text)

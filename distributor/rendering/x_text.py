@@ -118,6 +118,9 @@ _JS_CASE_STAND_INS = str.maketrans(
 )
 
 
+_JS_CASE_FOLDING = "\u017f\u0130\u0131\u212a"
+
+
 def _url_entities(units: str) -> list[_Entity]:
     """twitter-text's extractUrlsWithIndices (URLs without a protocol included).
 
@@ -127,8 +130,8 @@ def _url_entities(units: str) -> list[_Entity]:
     since fitting a post measures many texts made of the same words."""
     if "." not in units:
         return []
-    if not units.isascii():
-        units = units.translate(_JS_CASE_STAND_INS)
+    if not units.isascii() and any(char in units for char in _JS_CASE_FOLDING):
+        units = units.translate(_JS_CASE_STAND_INS)  # slow per character, hence the test
     entities: list[_Entity] = []
     for run in _RUN_WITH_DOT.finditer(units):
         offset = max(run.start() - 1, 0)
