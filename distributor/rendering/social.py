@@ -95,17 +95,30 @@ def hashtags(categories: Sequence[str], *, text: str = "", limit: int | None = N
     """Tags in category order, generic categories skipped, no tag twice (case-insensitively,
     as the platforms treat them), none that repeats a word already in ``text`` (the post says
     it already), at most ``limit``."""
-    words = {word.casefold() for word in _TAG_WORD.findall(_APOSTROPHES.sub("", text))}
+    folded = _APOSTROPHES.sub("", text).casefold()
     tags: list[str] = []
     seen: set[str] = set()
     for category in categories:
         if single_line(category).casefold() in GENERIC_CATEGORIES:
             continue
         tag = hashtag(category)
-        if tag and tag.casefold() not in seen and tag.casefold() not in words:
+        if tag and tag.casefold() not in seen and not _has_word(folded, tag.casefold()):
             seen.add(tag.casefold())
             tags.append(tag)
     return tags if limit is None else tags[:limit]
+
+
+def _has_word(folded_text: str, folded_word: str) -> bool:
+    """Whether ``folded_word`` is one of the words (as _TAG_WORD splits them) of the text."""
+    start = folded_text.find(folded_word)
+    while start != -1:
+        end = start + len(folded_word)
+        before = folded_text[start - 1 : start]
+        after = folded_text[end : end + 1]
+        if not (before and _TAG_WORD.match(before)) and not (after and _TAG_WORD.match(after)):
+            return True
+        start = folded_text.find(folded_word, start + 1)
+    return False
 
 
 def render_post(
