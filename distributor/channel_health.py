@@ -37,22 +37,27 @@ class CheckResult:
     detail: str
 
 
-def expiry_warning(expires_at: datetime | None, now: datetime) -> str | None:
+def expiry_warning(
+    expires_at: datetime | None, now: datetime, ahead: timedelta = EXPIRY_WARNING
+) -> str | None:
     if expires_at is None:
         return None
     if expires_at <= now:
         return "the token has expired: reconnect this channel"
-    if expires_at - now <= EXPIRY_WARNING:
+    if expires_at - now <= ahead:
         days = max(1, (expires_at - now).days)
         return f"the token expires in {days} day{'s' if days != 1 else ''}: reconnect soon"
     return None
 
 
-def list_channels(session: Session, *, now: datetime) -> list[ChannelView]:
+def list_channels(
+    session: Session, *, now: datetime, warn_days: int | None = None
+) -> list[ChannelView]:
+    """Every channel; ``warn_days`` is how early an expiring token is flagged."""
+    ahead = timedelta(days=warn_days) if warn_days is not None else EXPIRY_WARNING
     views = []
     for row in session.scalars(select(t.Channel).order_by(t.Channel.id)):
-        # The expiry column arrives with the networks migration; older schemas lack it.
-        expires = getattr(row, "token_expires_at", None)
+        expires = row.token_expires_at
         views.append(
             ChannelView(
                 row.id,
@@ -62,7 +67,7 @@ def list_channels(session: Session, *, now: datetime) -> list[ChannelView]:
                 row.status_detail,
                 row.enabled,
                 expires,
-                expiry_warning(expires, now),
+                expiry_warning(expires, now, ahead),
             )
         )
     return views

@@ -168,7 +168,14 @@ def test_an_officer_edits_approves_and_the_post_and_email_land_and_a_colleague_r
     officer.get_by_role("button", name="Schedule").click()
     officer.wait_for_load_state()
     assert "Scheduled" in officer.get_by_role("status").first.inner_text()
-    officer.screenshot(path=str(ARTIFACTS / "review.png"), full_page=True)
+    # Sandboxed frames render in their own process: full-page shots leave them blank, so the
+    # previews are photographed in the viewport.
+    officer.locator("iframe").first.scroll_into_view_if_needed()
+    officer.wait_for_timeout(300)
+    officer.screenshot(path=str(ARTIFACTS / "review-email.png"))
+    box.scroll_into_view_if_needed()
+    officer.locator(".post.p-bluesky").scroll_into_view_if_needed()
+    officer.screenshot(path=str(ARTIFACTS / "review-post.png"))
 
     assert send_due(setup).get("sent") == 3  # the post and two subscribers
 

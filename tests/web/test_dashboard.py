@@ -317,6 +317,20 @@ def test_channels_are_listed_and_a_connection_can_be_tested(setup: Setup) -> Non
     assert len(_audit(setup, "channel_check")) == 2
 
 
+def test_a_token_expiring_soon_is_flagged_on_the_channels_page(setup: Setup) -> None:
+    from datetime import timedelta
+
+    from distributor.storage.tables import utcnow
+
+    with setup.db.session() as session:
+        row = session.scalars(select(t.Channel).where(t.Channel.name == "social-outbox")).one()
+        row.token_expires_at = utcnow() + timedelta(days=3, hours=1)
+    officer = browser_for(setup, APPROVER)
+    assert "the token expires in 3 days: reconnect soon" in officer.get("/channels").text
+    listed = officer.client.get("/api/channels").json()
+    assert [c["expiry_warning"] is not None for c in listed] == [False, True]
+
+
 def test_subscribers_can_be_searched_added_unsubscribed_imported_and_exported(
     setup: Setup,
 ) -> None:

@@ -18,8 +18,16 @@ router = APIRouter()
 @router.get("/channels", response_class=HTMLResponse, include_in_schema=False)
 def channels_page(request: Request, actor: PageActor) -> HTMLResponse:
     with db_of(request).session() as session:
-        channels = channel_health.list_channels(session, now=utcnow())
+        channels = channel_health.list_channels(
+            session, now=utcnow(), warn_days=_warn_days(request)
+        )
     return page(request, "channels.html", actor=actor, channels=channels)
+
+
+def _warn_days(request: Request) -> int | None:
+    # The daily token check's horizon, when this version of the settings has one.
+    days = getattr(settings_of(request), "token_warning_days", None)
+    return days if isinstance(days, int) else None
 
 
 def _check(request: Request, actor: Any, channel_id: int) -> channel_health.CheckResult:
@@ -41,7 +49,12 @@ def check_form(request: Request, channel_id: ChannelId, actor: FormActor) -> Res
 def api_channels(request: Request, actor: ApiActor) -> list[dict[str, Any]]:
     """Connected channels with status and token expiry (and a warning ahead of it)."""
     with db_of(request).session() as session:
-        return [asdict(c) for c in channel_health.list_channels(session, now=utcnow())]
+        return [
+            asdict(c)
+            for c in channel_health.list_channels(
+                session, now=utcnow(), warn_days=_warn_days(request)
+            )
+        ]
 
 
 @router.post("/api/channels/{channel_id}/check", tags=["channels"])

@@ -30,7 +30,8 @@
           count.className = "count";
           count.textContent = String(m.length);
           counter.appendChild(count);
-          counter.appendChild(document.createTextNode(" / " + m.limit + " · " + m.detail + (m.fits ? "" : " — over the limit")));
+          var unit = m.detail.split(" ").slice(1).join(" ");
+          counter.appendChild(document.createTextNode(" / " + m.limit + " " + unit + (m.fits ? "" : " — over the limit")));
           counter.classList.toggle("over", !m.fits);
         }).catch(function () { /* the counter updates again after saving */ });
       }, 200);
