@@ -9,6 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from distributor.channels import ALL_KINDS, channel_class
+from distributor.channels.base import Channel
+from distributor.rendering.options import PostOptions
 from distributor.scheduling import SchedulePolicy
 from distributor.secrets import seal_config
 from distributor.storage import tables as t
@@ -44,7 +46,10 @@ def add_channel(
     options: dict[str, Any],
     schedule: dict[str, Any] | None,
     secret_key: str,
+    post_format: dict[str, Any] | None = None,
 ) -> t.Channel:
+    """Validate and store a destination. ``post_format`` holds the formatting options of a
+    social channel (``rendering.PostOptions``: thread, utm, max_hashtags)."""
     if kind not in ALL_KINDS:
         raise ChannelSetupError(
             f"unknown channel kind {kind!r}; known: {', '.join(sorted(ALL_KINDS))}"
@@ -77,12 +82,16 @@ def add_channel(
             cls = channel_class(kind)
             validated = cls.Config.model_validate(options)
             config = {"settings": seal_config(validated, secret_key)}
+            if post_format:
+                config["format"] = _post_format(name, cls, post_format)
             token_expires_at = initial_expiry(cls, validated, utcnow())
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in error.errors()
         )
         raise ChannelSetupError(f"channel {name!r}: {problems}") from None
+    if post_format and kind == "email":
+        raise ChannelSetupError(f"channel {name!r}: formatting options are for social channels")
     channel = t.Channel(
         name=name,
         kind=kind,
@@ -94,3 +103,16 @@ def add_channel(
     session.flush()
     session.add(t.AuditEvent(action="channel_add", detail={"name": name, "kind": kind}))
     return channel
+
+
+def _post_format(name: str, cls: type[Channel], post_format: dict[str, Any]) -> dict[str, Any]:
+    try:
+        options = PostOptions.from_config(post_format)
+    except ValueError as error:
+        raise ChannelSetupError(f"channel {name!r}: {error}") from None
+    if options.thread and not cls.posts_threads:
+        # Reviewers would approve replies that never go out.
+        raise ChannelSetupError(
+            f"channel {name!r}: {cls.kind} channels cannot post threads (format.thread)"
+        )
+    return post_format

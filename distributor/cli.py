@@ -521,6 +521,15 @@ def channel_add(
     slots: Annotated[str | None, typer.Option(help="Daily local times, e.g. 09:00,13:00")] = None,
     spacing: Annotated[int, typer.Option(help="Minimum minutes between sends")] = 0,
     window_hours: Annotated[float, typer.Option(help="How late a send may still go out")] = 24.0,
+    thread: Annotated[
+        bool, typer.Option(help="Continue a long lead in numbered replies (x, threads)")
+    ] = False,
+    utm_campaign: Annotated[
+        str | None, typer.Option(help="Add UTM parameters to the article link with this campaign")
+    ] = None,
+    max_hashtags: Annotated[
+        int | None, typer.Option(help="At most this many hashtags (default: per platform)")
+    ] = None,
 ) -> None:
     """Connect a destination. Secrets given as options are stored encrypted."""
     from distributor.channel_setup import add_channel
@@ -537,6 +546,13 @@ def channel_add(
         "min_spacing_minutes": spacing,
         "window_hours": window_hours,
     }
+    post_format: dict[str, Any] = {}
+    if thread:
+        post_format["thread"] = True
+    if utm_campaign:
+        post_format["utm"] = {"campaign": utm_campaign}
+    if max_hashtags is not None:
+        post_format["max_hashtags"] = max_hashtags
     with unit_of_work() as session:
         row = add_channel(
             session,
@@ -545,6 +561,7 @@ def channel_add(
             options=options,
             schedule=schedule,
             secret_key=get_settings().secret_key.get_secret_value(),
+            post_format=post_format or None,
         )
         for article_row in session.scalars(select(t.Article)):
             articles.render_renditions(session, article_row, get_settings())

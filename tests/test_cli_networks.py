@@ -74,3 +74,38 @@ def test_preview_shows_a_thread_to_a_person(cli: Cli) -> None:
     shown = cli.run("preview", str(SEED_ARTICLE), "-p", "x", "--thread").stdout
     assert "↳ reply" in shown
     assert "2/2" in shown
+
+
+def test_channel_add_takes_formatting_options_and_refuses_a_thread_it_cannot_post(
+    cli: Cli,
+) -> None:
+    cli.run(
+        "channel",
+        "add",
+        "x-account",
+        "--kind",
+        "x",
+        "-o",
+        "access_token=x-access-token",
+        "--thread",
+        "--utm-campaign",
+        "weekly",
+        "--max-hashtags",
+        "1",
+    )
+    cli.json("ingest", str(SEED_ARTICLE))
+    [rendition] = cli.json("show", "1")["renditions"]
+    assert rendition["channel"] == "x-account" and rendition["status"] == "awaiting review"
+
+    refused = cli.run(
+        "channel",
+        "add",
+        "files",
+        "--kind",
+        "outbox",
+        "-o",
+        "directory=/tmp/x",
+        "--thread",
+        ok=False,
+    )
+    assert refused.returncode != 0 and "cannot post threads" in refused.stderr
