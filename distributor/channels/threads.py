@@ -70,6 +70,7 @@ class Threads(Channel):
     kind: ClassVar[str] = "threads"
     # 250 API-published posts per profile per rolling 24 h (each reply counts).
     rate_limit: ClassVar[RateLimit | None] = RateLimit(requests=250, per_seconds=86400)
+    posts_threads: ClassVar[bool] = True
     # Meta suggests polling a container once a minute for up to five minutes, for video; text
     # and images are ready far sooner, and a delivery should not hold a worker that long.
     container_poll_interval: ClassVar[float] = 2.0
