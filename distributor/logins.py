@@ -69,6 +69,7 @@ def log_in(
     Every try is counted and written to the audit log."""
     address = email.strip().lower()[:320]
     since = now - WINDOW
+    _prune(session, now)
     if (
         _failures(session, t.LoginAttempt.email, address, since) >= MAX_FAILURES_PER_ADDRESS
         or _failures(session, t.LoginAttempt.ip, ip, since) >= MAX_FAILURES_PER_CLIENT
@@ -93,6 +94,12 @@ def log_in(
         )
     )
     return user, token
+
+
+def _prune(session: Session, now: datetime) -> None:
+    """Old attempts and expired sessions serve nobody; the audit log keeps the history."""
+    session.execute(delete(t.LoginAttempt).where(t.LoginAttempt.at < now - timedelta(days=1)))
+    session.execute(delete(t.WebSession).where(t.WebSession.expires_at < now))
 
 
 def _record(

@@ -190,8 +190,19 @@ def test_an_officer_edits_approves_and_the_post_and_email_land_and_a_colleague_r
     assert officer.get_by_role("link", name=re.compile("live post")).first.is_visible()
     officer.screenshot(path=str(ARTIFACTS / "inbox-after-send.png"), full_page=True)
 
-    colleague = chromium.new_page(viewport={"width": 375, "height": 800})
+    # The colleague is on a phone, with JavaScript off: rejecting needs neither.
+    phone = chromium.new_context(viewport={"width": 375, "height": 800}, java_script_enabled=False)
+    colleague = phone.new_page()
     _log_in(colleague, base, SECOND_APPROVER)
+    colleague.keyboard.press("Tab")
+    assert colleague.evaluate("document.activeElement.textContent") == "Skip to content"
+    colleague.keyboard.press("Tab")
+    focused = colleague.evaluate(
+        "[document.activeElement.textContent, getComputedStyle(document.activeElement).outlineStyle]"
+    )
+    assert focused == ["Inbox", "solid"]  # the navigation comes next, with a visible focus ring
+    no_overflow = "document.documentElement.scrollWidth <= window.innerWidth"
+    assert colleague.evaluate(no_overflow)
     colleague.get_by_role("link", name=re.compile("Council adopts")).click()
     colleague.get_by_label("Why reject? (shown in the comments)").fill(
         "The headline overstates the vote; please soften it."
@@ -201,6 +212,7 @@ def test_an_officer_edits_approves_and_the_post_and_email_land_and_a_colleague_r
     thread = colleague.locator("#comments").inner_text()
     assert "The headline overstates the vote" in thread and "Second approver" in thread
     colleague.screenshot(path=str(ARTIFACTS / "review-mobile-rejected.png"), full_page=True)
+    assert colleague.evaluate(no_overflow)  # usable at 375 px: nothing wider than the screen
 
     with setup.db.session() as session:
         decisions = session.execute(

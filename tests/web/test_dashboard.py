@@ -281,6 +281,7 @@ def test_an_unknown_outcome_is_resolved_by_a_person(setup: Setup) -> None:
         assert row is not None
         row.state = DeliveryState.UNKNOWN.value
     officer = browser_for(setup, APPROVER)
+    assert "/ops?state=unknown&amp;article=1&amp;channel=social-outbox" in officer.get("/").text
     assert "It did not go out: send again" in officer.get("/ops?state=unknown").text
     bad = officer.post(
         f"/ops/deliveries/{delivery_id}/resolve", {"sent": "yes", "url": "javascript:alert(1)"}
