@@ -198,7 +198,7 @@ def test_an_officer_edits_approves_and_the_post_and_email_land_and_a_colleague_r
     assert colleague.evaluate("document.activeElement.textContent") == "Skip to content"
     colleague.keyboard.press("Tab")
     focused = colleague.evaluate(
-        "[document.activeElement.textContent, getComputedStyle(document.activeElement).outlineStyle]"
+        "(el => [el.textContent, getComputedStyle(el).outlineStyle])(document.activeElement)"
     )
     assert focused == ["Inbox", "solid"]  # the navigation comes next, with a visible focus ring
     no_overflow = "document.documentElement.scrollWidth <= window.innerWidth"
