@@ -1,9 +1,12 @@
 """One place that turns a refusal into an answer a person understands: JSON ``{"detail": …}``
 under /api/, an HTML page elsewhere, with the status code that fits."""
 
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
@@ -82,12 +85,27 @@ def install(app: FastAPI) -> None:
     for kind in INVALID:
         app.add_exception_handler(kind, _invalid)
 
+    @app.exception_handler(RequestValidationError)
+    def _malformed(request: Request, error: RequestValidationError) -> Response:
+        problems = "; ".join(_problem(e) for e in error.errors())
+        message = f"the request is not valid: {problems}"
+        if request.url.path.startswith("/api/"):
+            return JSONResponse(
+                {"detail": message, "errors": jsonable_encoder(error.errors())}, status_code=422
+            )
+        return _answer(request, 422, message)
+
     @app.exception_handler(HTTPException)
     def _http(request: Request, error: HTTPException) -> Response:
         response = _answer(request, error.status_code, str(error.detail))
         if error.headers:
             response.headers.update(error.headers)
         return response
+
+
+def _problem(error: dict[str, Any]) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ())[1:]) or "body"
+    return f"{where}: {error.get('msg', 'invalid')}"
 
 
 def _invalid(request: Request, error: Exception) -> Response:

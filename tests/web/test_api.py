@@ -73,3 +73,16 @@ def test_the_openapi_document_is_published(setup: Setup) -> None:
     client = TestClient(create_app(setup.settings))
     spec = client.get("/api/openapi.json").json()
     assert "/api/articles/{article_id}/approve" in spec["paths"]
+
+
+def test_a_malformed_request_is_answered_with_a_readable_message(setup: Setup) -> None:
+    client = TestClient(create_app(setup.settings))
+    approver = _token(setup, "ap@ishr.example", "approver")
+    answer = client.post(
+        f"/api/articles/{setup.article_id}/schedule", json={"when": "soon"}, headers=approver
+    )
+    assert answer.status_code == 422
+    assert answer.json()["detail"].startswith("the request is not valid: when: Input should be")
+    assert answer.json()["errors"][0]["loc"] == ["body", "when"]
+    too_big = client.get("/api/articles/99999999999999999999", headers=approver)
+    assert too_big.status_code == 422 and "article_id" in too_big.json()["detail"]
