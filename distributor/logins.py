@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -21,6 +25,14 @@ SESSION_HOURS = 12
 WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ADDRESS = 5
 MAX_FAILURES_PER_CLIENT = 20
+
+
+_HASHER = PasswordHasher()
+
+
+@lru_cache(maxsize=1)
+def _placeholder_hash() -> str:
+    return _HASHER.hash(secrets.token_urlsafe(16))
 
 
 class LoginRefused(PermissionError):
@@ -79,6 +91,10 @@ def log_in(
             "too many failed logins: wait 15 minutes, or ask an admin to reset your password"
         )
     user = session.scalars(select(t.User).where(t.User.email == address)).first()
+    if user is None:
+        # Spend the same time as for a real address, so timing does not reveal which exist.
+        with suppress(VerificationError):
+            _HASHER.verify(_placeholder_hash(), password)
     if user is None or not accounts.check_password(user, password):
         _record(session, address, ip, user, now, ok=False, reason="wrong address or password")
         raise LoginRefused("wrong email address or password")
