@@ -492,6 +492,32 @@ def record_failure(
     return state
 
 
+def record_rate_limited(
+    session: Session, delivery_id: int, *, until: datetime, reason: str, now: datetime
+) -> S:
+    """The platform refused the call for now ("too many requests, wait until ``until``"):
+    back to ``pending`` with ``not_before = until``, and the attempt does not count, so an
+    account that stays throttled for a long time delays its posts but never fails them.
+    The send window still bounds the wait: past ``not_after`` the row expires as usual."""
+    delivery = session.get(t.Delivery, delivery_id)
+    assert delivery is not None
+    if delivery.state not in (S.SENDING, S.UNKNOWN):
+        # A person decided meanwhile. (``unknown`` is the sweeper's guess after a slow call;
+        # the refusal tells us nothing was posted, so that row waits like the others.)
+        return S(delivery.state)
+    delivery.state = S.PENDING
+    delivery.not_before = max(until, now)
+    delivery.lease_until = None
+    delivery.last_error = reason
+    delivery.attempts = max(0, delivery.attempts - 1)
+    delivery.updated_at = now
+    # The journal's outcome is the row's next state, as for failures; the detail says why.
+    session.add(
+        t.Attempt(delivery_id=delivery_id, started_at=now, outcome=S.PENDING.value, detail=reason)
+    )
+    return S.PENDING
+
+
 def hold(session: Session, delivery_id: int, *, reason: str, now: datetime) -> None:
     """Put a row back to ``pending`` with nothing sent (the channel needs reconnecting)."""
     delivery = session.get(t.Delivery, delivery_id)

@@ -5,7 +5,8 @@ a second. Each publish takes one token (one per post of a thread); a delivery th
 token goes back to ``pending`` until one is free, so a busy account delays only its own
 deliveries. When the platform itself says "too many" (a 429 with its reset time), the bucket
 is blocked until then, so the account's other deliveries wait too instead of each collecting
-its own 429.
+its own 429; channels that publish no limit get an unmetered bucket that carries only those
+blocks.
 
 Two stores with the same semantics: Redis (one atomic Lua script) when the broker is Redis,
 and the database (a row per bucket, taken under the write lock: ``BEGIN IMMEDIATE`` on
@@ -33,6 +34,11 @@ from distributor.storage import tables as t
 # Refills are float sums (and Redis round-trips them through strings): a token "just" due
 # must not come out as a wait of 1e-14 s.
 _EPSILON = 1e-9
+
+
+# For channels that publish no per-account limit: the bucket never runs dry, but a block set
+# after the platform answered "too many requests" still holds the account until its reset.
+UNMETERED = RateLimit(requests=1_000_000, per_seconds=1.0)
 
 
 def bucket_key(channel_id: int) -> str:

@@ -32,13 +32,16 @@ from distributor.domain import (
 from distributor.faults import fault
 from distributor.http import make_session
 from distributor.images import fetch_image
-from distributor.ratelimit import RateLimiter, bucket_key, limiter_for
+from distributor.ratelimit import UNMETERED, RateLimiter, bucket_key, limiter_for
 from distributor.secrets import open_config, open_value, seal_value
 from distributor.storage import Database
 from distributor.storage import tables as t
 from distributor.storage.tables import utcnow
 
 log = logging.getLogger(__name__)
+
+# How long a delivery waits after a rate-limit answer that names no time.
+RATE_LIMIT_WAIT = 60.0
 
 
 def reconcilable_kinds() -> tuple[str, ...]:
@@ -144,9 +147,10 @@ class Sender:
             self._needs_reconnect(channel_row.id, delivery_id, error)
             return DeliveryState.PENDING.value
         except ChannelError as error:
-            if error.retry_after and not error.permanent and not error.ambiguous:
-                # The platform said when: the account's other deliveries wait for it too.
-                self._block_account(channel_row, error.retry_after)
+            if error.rate_limited:
+                return self._wait_for_rate_limit(
+                    delivery_id, error, channel_row.kind, channel_row
+                ).value
             return self._failed(delivery_id, error).value
         except Exception as error:  # a bug or an unexpected library error: never a blind retry
             log.exception("delivery %s: unexpected error during the call", delivery_id)
@@ -189,9 +193,8 @@ class Sender:
             ).first()
         if found is None or found.kind not in SOCIAL_CHANNELS:
             return False
-        limit = channel_class(found.kind).rate_limit
-        if limit is None:
-            return False
+        # Without a published limit the bucket still carries the platform's own "wait until".
+        limit = channel_class(found.kind).rate_limit or UNMETERED
         cost = 1 + len((found.payload or {}).get("thread") or [])
         try:
             wait = self.limiter.take(bucket_key(found.channel_id), limit, cost=cost)
@@ -230,6 +233,8 @@ class Sender:
         )
 
     def _failed(self, delivery_id: int, error: ChannelError) -> DeliveryState:
+        if error.rate_limited:
+            return self._wait_for_rate_limit(delivery_id, error, "the platform's")
         with self.db.session() as session:
             return ledger.record_failure(
                 session,
@@ -240,6 +245,27 @@ class Sender:
                 retry_after=error.retry_after,
                 max_attempts=self.settings.max_attempts,
                 now=utcnow(),
+            )
+
+    def _wait_for_rate_limit(
+        self, delivery_id: int, error: ChannelError, platform: str, account: t.Channel | None = None
+    ) -> DeliveryState:
+        """Being told "wait until T" is not a failure: the row waits for T without using up
+        an attempt, however often the account is throttled (its send window still ends it).
+        The ``account``'s other deliveries wait for T too instead of each collecting its own
+        refusal."""
+        now = utcnow()
+        wait = max(1.0, error.retry_after if error.retry_after is not None else RATE_LIMIT_WAIT)
+        if account is not None:
+            self._block_account(account, wait)
+        until = now + timedelta(seconds=wait)
+        reason = (
+            f"waiting for {platform} rate limit until {until:%Y-%m-%d %H:%M:%S} UTC: "
+            f"{error.message}"
+        )
+        with self.db.session() as session:
+            return ledger.record_rate_limited(
+                session, delivery_id, until=until, reason=reason, now=now
             )
 
     def _needs_reconnect(self, channel_id: int, delivery_id: int, error: ChannelError) -> None:

@@ -182,6 +182,42 @@ def test_a_retryable_failure_waits_for_its_retry_time_in_sql(db: Database, tmp_p
     assert first not in {i for j in again for i in j.delivery_ids}
 
 
+def test_a_rate_limited_call_waits_without_using_an_attempt_until_its_window_closes(
+    db: Database, tmp_path: Path
+) -> None:
+    setup = _setup(db, tmp_path)
+    approve_all(setup)
+    schedule_now(setup)
+    now = utcnow()
+    with db.session() as session:
+        ledger.dispatch(session, now=now, lease=LEASE, limit=100, batch=50)
+        first = session.scalars(select(t.Delivery.id).order_by(t.Delivery.id)).first()
+        assert first is not None
+        session.execute(
+            update(t.Delivery)
+            .where(t.Delivery.id == first)
+            .values(not_after=now + timedelta(minutes=1))
+        )
+        assert ledger.claim_for_send(session, first, now=now, lease=LEASE) is not None
+    with db.session() as session:
+        state = ledger.record_rate_limited(
+            session,
+            first,
+            until=now + timedelta(minutes=5),
+            reason="waiting for x rate limit until later",
+            now=now,
+        )
+    assert state == "pending"
+    row = next(d for d in delivery_rows(db) if d.id == first)
+    assert (row.state, row.attempts, row.lease_until) == ("pending", 0, None)
+    assert abs(row.not_before - (now + timedelta(minutes=5))) < timedelta(seconds=1)
+    assert row.last_error == "waiting for x rate limit until later"
+    with db.session() as session:
+        ledger.dispatch(session, now=now + timedelta(minutes=2), lease=LEASE, limit=100, batch=50)
+    row = next(d for d in delivery_rows(db) if d.id == first)
+    assert (row.state, row.last_error) == ("expired", "send window closed")
+
+
 def test_rescheduling_after_an_edit_rearms_the_same_rows_with_a_new_key(
     db: Database, tmp_path: Path
 ) -> None:

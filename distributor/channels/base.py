@@ -4,7 +4,12 @@ Error hierarchy (adapters raise nothing else)::
 
     ChannelError              the call failed; ``permanent`` says whether retrying can help,
     │                         ``retry_after`` (seconds) when the platform said when,
-    │                         ``ambiguous`` when the effect may have happened (timeout after send)
+    │                         ``ambiguous`` when the effect may have happened (timeout after send),
+    │                         ``rate_limited`` when the platform said "too many requests, wait"
+    │                         (HTTP 429, Graph throttling codes, Telegram flood control): nothing
+    │                         happened and nothing is wrong, so the ledger waits for
+    │                         ``retry_after`` without counting a failed attempt. A 5xx that sends
+    │                         ``Retry-After`` is a failure, not a rate limit.
     └── AuthExpired           the credentials are no longer accepted: the channel needs reconnecting
 
 A channel MUST NOT touch storage: the delivery ledger records the ``Receipt`` it returns.
@@ -58,12 +63,17 @@ class ChannelError(Exception):
         permanent: bool = False,
         retry_after: float | None = None,
         ambiguous: bool = False,
+        rate_limited: bool = False,
     ) -> None:
+        if rate_limited and (permanent or ambiguous):
+            # A platform that says "wait" refused the call: it is neither final nor in doubt.
+            raise ValueError("a rate-limited error is neither permanent nor ambiguous")
         super().__init__(message)
         self.message = message
         self.permanent = permanent
         self.retry_after = retry_after
         self.ambiguous = ambiguous
+        self.rate_limited = rate_limited
 
 
 class AuthExpired(ChannelError):

@@ -256,7 +256,7 @@ class Bluesky(Channel):
             return
         detail = f"Bluesky: {result.describe()}"
         if result.status == 429:
-            raise ChannelError(detail, retry_after=_retry_after(result.headers))
+            raise ChannelError(detail, retry_after=_retry_after(result.headers), rate_limited=True)
         if result.status >= 500 or (write and result.status == 409):
             # A duplicate record key gets a 500 from today's PDS (maybe a 409 tomorrow): after
             # either, the post may exist, and only lookup can tell.

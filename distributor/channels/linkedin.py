@@ -174,7 +174,7 @@ class LinkedIn(Channel):
                 wait = float(response.headers["Retry-After"])
             except (KeyError, ValueError):
                 wait = seconds_until_midnight_utc()
-            raise ChannelError(_problem(response), retry_after=wait)
+            raise ChannelError(_problem(response), retry_after=wait, rate_limited=True)
         if status == 401:
             raise AuthExpired(_problem(response))
         if status >= 500:

@@ -122,7 +122,9 @@ class Mastodon(Channel):
         """Translate a non-2xx answer; ``after_send`` marks calls whose effect may have happened."""
         status = response.status_code
         if status == 429:
-            raise ChannelError(_error_text(response), retry_after=_retry_after(response))
+            raise ChannelError(
+                _error_text(response), retry_after=_retry_after(response), rate_limited=True
+            )
         if status in (401, 403):
             raise AuthExpired(_error_text(response))
         if status >= 500:

@@ -120,7 +120,7 @@ def raise_for(response: requests.Response, *, platform: str, after_send: bool) -
     error = GraphError.from_response(response)
     text = error.describe(platform)
     if error.code in THROTTLING or response.status_code == 429:
-        raise ChannelError(text, retry_after=throttle_wait(response.headers))
+        raise ChannelError(text, retry_after=throttle_wait(response.headers), rate_limited=True)
     if error.code in AUTH or response.status_code == 401:
         raise AuthExpired(text)
     if error.code == DUPLICATE:

@@ -176,7 +176,11 @@ class Telegram(Channel):
         retry_after = (parameters or {}).get("retry_after")
         if code == 429:
             wait = float(retry_after) if isinstance(retry_after, int | float) else None
-            raise ChannelError(text, retry_after=wait if wait is not None else _DEFAULT_RETRY_AFTER)
+            raise ChannelError(
+                text,
+                retry_after=wait if wait is not None else _DEFAULT_RETRY_AFTER,
+                rate_limited=True,
+            )
         if code in (401, 403):
             raise AuthExpired(text)
         migrated = (parameters or {}).get("migrate_to_chat_id")

@@ -154,7 +154,11 @@ class X(Channel):
             return response
         status = response.status_code
         if status == 429:
-            raise ChannelError(_problem(response), retry_after=retry_after_from(response.headers))
+            raise ChannelError(
+                _problem(response),
+                retry_after=retry_after_from(response.headers),
+                rate_limited=True,
+            )
         if status == 401:
             raise AuthExpired(_problem(response))
         if status >= 500:

@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from distributor.domain import PostRendition, canonical_hash
 from distributor.sending import Sender
@@ -83,6 +83,18 @@ def make_due(setup: Setup, channel: str) -> None:
                 t.Delivery.channel_id.in_(select(t.Channel.id).where(t.Channel.name == channel)),
                 t.Delivery.state == "pending",
             )
+            .values(not_before=utcnow() - timedelta(seconds=1))
+        )
+
+
+def the_rate_limit_resets(setup: Setup) -> None:
+    """Time passes beyond every reset the platforms named: the waiting deliveries are due and
+    every account's shared bucket is unblocked and full again."""
+    with setup.db.session() as session:
+        session.execute(delete(t.RateBucket))
+        session.execute(
+            update(t.Delivery)
+            .where(t.Delivery.state == "pending")
             .values(not_before=utcnow() - timedelta(seconds=1))
         )
 

@@ -439,6 +439,42 @@ def test_a_rate_limit_says_when_to_come_back(
     assert 60 < failure.value.retry_after <= 120
 
 
+def test_a_rate_limit_is_the_pds_saying_wait_not_a_failure(
+    xrpc_stub: tuple[str, dict[str, Reply]], http: requests.Session
+) -> None:
+    url, replies = xrpc_stub
+    replies["com.atproto.repo.createRecord"] = json_reply(
+        429,
+        '{"error":"RateLimitExceeded","message":"Rate Limit Exceeded"}',
+        {"RateLimit-Reset": str(int(time.time()) + 120), "RateLimit-Remaining": "0"},
+    )
+
+    with pytest.raises(ChannelError) as failure:
+        channel_for(url, STUB_ACCOUNT, http).publish(
+            outgoing(text_post("hi")), idempotency_key=new_key()
+        )
+
+    assert failure.value.rate_limited
+
+
+def test_a_server_error_with_retry_after_is_not_a_rate_limit(
+    xrpc_stub: tuple[str, dict[str, Reply]], http: requests.Session
+) -> None:
+    url, replies = xrpc_stub
+    replies["com.atproto.repo.createRecord"] = json_reply(
+        503,
+        '{"error":"ServiceUnavailable","message":"Service Unavailable"}',
+        {"Retry-After": "30"},
+    )
+
+    with pytest.raises(ChannelError) as failure:
+        channel_for(url, STUB_ACCOUNT, http).publish(
+            outgoing(text_post("hi")), idempotency_key=new_key()
+        )
+
+    assert not failure.value.rate_limited
+
+
 def test_a_server_error_on_create_may_have_posted(
     xrpc_stub: tuple[str, dict[str, Reply]], http: requests.Session
 ) -> None:

@@ -20,6 +20,7 @@ from tests.channels.ledger import (
     reconcile,
     send_when_due,
 )
+from tests.channels.posting import make_due, post_setup, the_rate_limit_resets, the_row
 from tests.factories import send_due
 from tests.peers.fakes.facebook import PAGE_ID, PAGE_TOKEN, FakeFacebook
 from tests.peers.mastodon import free_port
@@ -109,6 +110,7 @@ def test_a_throttling_code_says_to_retry_when_the_page_regains_access(
         _channel(fake).publish(_message(), idempotency_key="delivery-3")
 
     assert caught.value.retry_after == 7 * 60
+    assert caught.value.rate_limited, "throttling is Facebook saying wait, not a failure"
     assert not caught.value.permanent
     assert not caught.value.ambiguous
     assert fake.posts == []
@@ -266,4 +268,44 @@ def test_an_expired_token_holds_the_delivery_and_marks_the_page_for_reconnecting
 
     assert channel_row(setup).status == "needs_reconnect"
     assert delivery(setup).state == "pending"
+    assert fake.posts == []
+
+
+def test_a_page_throttled_five_times_in_a_row_posts_once_without_using_an_attempt(
+    tmp_path: Path, fake: FakeFacebook
+) -> None:
+    setup = post_setup(tmp_path, [("fb", "facebook", _options(fake))], _post(), max_attempts=2)
+    for _ in range(5):
+        fake.throttle(regain_minutes=12)
+        assert send_due(setup) == {"pending": 1}
+        row = the_row(setup, "fb")
+        assert (row.state, row.attempts) == ("pending", 0), "being told to wait is no failure"
+        assert (row.last_error or "").startswith("waiting for facebook rate limit until")
+        assert row.not_before >= row.updated_at + timedelta(minutes=12) - timedelta(seconds=1)
+        make_due(setup, "fb")
+        assert send_due(setup) == {"pending": 1}, "dispatched early, the Page still waits"
+        the_rate_limit_resets(setup)
+    assert send_due(setup) == {"sent": 1}
+    (post,) = fake.posts
+    row = the_row(setup, "fb")
+    assert (row.state, row.remote_id, row.attempts) == ("sent", post.id, 1)
+    assert len(fake.calls("POST", f"/v25.0/{PAGE_ID}/feed")) == 6
+
+
+def test_throttling_between_real_failures_does_not_save_a_post_that_keeps_failing(
+    tmp_path: Path, fake: FakeFacebook
+) -> None:
+    setup = post_setup(tmp_path, [("fb", "facebook", _options(fake))], _post(), max_attempts=2)
+    fake.policy_block()
+    assert send_due(setup) == {"pending": 1}, "one real failure of two allowed"
+    for _ in range(2):
+        the_rate_limit_resets(setup)
+        fake.throttle(regain_minutes=5)
+        assert send_due(setup) == {"pending": 1}
+    the_rate_limit_resets(setup)
+    fake.policy_block()
+    assert send_due(setup) == {"failed": 1}
+    row = the_row(setup, "fb")
+    assert (row.state, row.attempts) == ("failed", 2), "the two real failures used both attempts"
+    assert "368" in (row.last_error or "")
     assert fake.posts == []

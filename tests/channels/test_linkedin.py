@@ -137,6 +137,20 @@ def test_429_waits_for_the_daily_reset_at_midnight_utc(fake_li: FakeLinkedIn) ->
     assert seconds_until_midnight_utc(noon) == 12 * 3600 + 1
 
 
+def test_a_used_up_daily_quota_is_a_rate_limit_not_a_failure(fake_li: FakeLinkedIn) -> None:
+    fake_li.quota = 0
+    with pytest.raises(ChannelError) as refused:
+        _channel(fake_li).publish(_message(), idempotency_key="k")
+    assert refused.value.rate_limited
+
+
+def test_a_5xx_with_retry_after_is_a_failure_not_a_rate_limit(fake_li: FakeLinkedIn) -> None:
+    fake_li.fail(503, {"message": "Service Unavailable"}, headers={"Retry-After": "30"})
+    with pytest.raises(ChannelError) as refused:
+        _channel(fake_li).publish(_message(), idempotency_key="k")
+    assert not refused.value.rate_limited
+
+
 def test_an_expired_token_asks_for_a_reconnect_unless_a_refresh_token_is_stored(
     fake_li: FakeLinkedIn,
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -11,6 +12,8 @@ from distributor.channels.base import AuthExpired, ChannelError, MemoryState, Ou
 from distributor.channels.mastodon import Mastodon, seconds_until_reset
 from distributor.domain import Image, PostRendition
 from distributor.http import make_session
+from tests.channels.posting import make_due, post_setup, the_rate_limit_resets, the_row
+from tests.factories import send_due
 from tests.peers.mastodon import (  # noqa: F401
     MastodonPeer,
     free_port,
@@ -123,6 +126,7 @@ def test_a_rate_limit_says_when_to_retry_and_the_retry_lands(
     assert not caught.value.ambiguous
     assert caught.value.retry_after is not None
     assert 290 <= caught.value.retry_after <= 300
+    assert caught.value.rate_limited, "a 429 is the server saying wait, not a failure"
     assert mastodon_server.statuses() == []
     receipt = mastodon.publish(message, idempotency_key="delivery-4")
     assert [s["id"] for s in mastodon_server.statuses()] == [receipt.remote_id]
@@ -264,3 +268,44 @@ def test_a_private_address_refused_by_the_session_guard_is_permanent(
 
     assert caught.value.permanent
     assert mastodon_server.statuses() == []
+
+
+def test_a_5xx_with_retry_after_is_a_failure_not_a_rate_limit(
+    mastodon: Mastodon,
+    mastodon_server: MastodonPeer,  # noqa: F811
+) -> None:
+    mastodon_server.inject_fault(
+        "/api/v1/statuses", {"type": "status", "status": 503, "headers": {"Retry-After": "30"}}
+    )
+
+    with pytest.raises(ChannelError) as caught:
+        mastodon.publish(_message(), idempotency_key="delivery-11")
+
+    assert not caught.value.rate_limited
+
+
+# -- through the Sender and the ledger ---------------------------------------------------
+
+
+def test_five_429s_in_a_row_use_no_attempt_and_the_status_is_posted_once_after_them(
+    tmp_path: Path,
+    mastodon_server: MastodonPeer,  # noqa: F811
+) -> None:
+    options = {"base_url": mastodon_server.url, "access_token": mastodon_server.token}
+    post = _message().post
+    setup = post_setup(tmp_path, [("mastodon-main", "mastodon", options)], post, max_attempts=2)
+    mastodon_server.inject_fault("/api/v1/statuses", {"type": "ratelimit"}, count=5)
+    for _ in range(5):
+        assert send_due(setup) == {"pending": 1}
+        row = the_row(setup, "mastodon-main")
+        assert (row.state, row.attempts) == ("pending", 0), "being told to wait is no failure"
+        assert (row.last_error or "").startswith("waiting for mastodon rate limit until")
+        # mastodon-mock's window resets 300 s after each refusal.
+        assert row.not_before >= row.updated_at + timedelta(seconds=290), "never before it"
+        make_due(setup, "mastodon-main")
+        assert send_due(setup) == {"pending": 1}, "dispatched early, the account still waits"
+        the_rate_limit_resets(setup)
+    assert send_due(setup) == {"sent": 1}
+    (status,) = mastodon_server.statuses()
+    row = the_row(setup, "mastodon-main")
+    assert (row.state, row.remote_id, row.attempts) == ("sent", status["id"], 1)

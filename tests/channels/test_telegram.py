@@ -15,6 +15,7 @@ from distributor.domain import Image, PostRendition
 from distributor.http import make_session
 from distributor.sending import Sender
 from tests.channels.ledger import channel_row, delivery, one_channel_setup, reconcile
+from tests.channels.posting import make_due, post_setup, the_rate_limit_resets, the_row
 from tests.factories import send_due
 from tests.peers.fakes.telegram import BOT_TOKEN, CHANNEL, FakeTelegram, parse_html
 from tests.peers.mastodon import free_port
@@ -128,6 +129,7 @@ def test_flood_control_says_when_to_retry_and_the_retry_lands(fake: FakeTelegram
         channel.publish(_message(), idempotency_key="delivery-4")
 
     assert caught.value.retry_after == 37
+    assert caught.value.rate_limited, "flood control is Telegram saying wait, not a failure"
     assert not caught.value.permanent and not caught.value.ambiguous
     assert fake.posts == []
     channel.publish(_message(), idempotency_key="delivery-4")
@@ -205,6 +207,42 @@ def test_flood_control_puts_the_delivery_back_until_retry_after_has_passed(
     assert row.not_before >= row.updated_at + timedelta(seconds=39)
     assert send_due(setup, at=timedelta(seconds=30)) == {}, "not before retry_after"
     assert fake.posts == []
+
+
+def test_flood_control_five_times_in_a_row_uses_no_attempt_and_the_post_goes_out_once(
+    tmp_path: Path, fake: FakeTelegram
+) -> None:
+    setup = post_setup(tmp_path, [("tg", "telegram", _options(fake))], _post(), max_attempts=2)
+    for _ in range(5):
+        fake.flood(retry_after=40)
+        assert send_due(setup) == {"pending": 1}
+        row = the_row(setup, "tg")
+        assert (row.state, row.attempts) == ("pending", 0), "being told to wait is no failure"
+        assert (row.last_error or "").startswith("waiting for telegram rate limit until")
+        assert row.not_before >= row.updated_at + timedelta(seconds=39), "never before it"
+        make_due(setup, "tg")
+        assert send_due(setup) == {"pending": 1}, "dispatched early, the bot still waits"
+        the_rate_limit_resets(setup)
+    assert send_due(setup) == {"sent": 1}
+    assert len(fake.posts) == 1
+    row = the_row(setup, "tg")
+    assert (row.state, row.attempts) == ("sent", 1)
+    assert len(fake.calls("POST", f"/bot{BOT_TOKEN}/sendMessage")) == 6
+
+
+def test_a_server_error_with_retry_after_is_a_failure_not_flood_control(
+    fake: FakeTelegram,
+) -> None:
+    fake.fail(
+        502,
+        {"ok": False, "error_code": 502, "description": "Bad Gateway"},
+        headers={"Retry-After": "30"},
+        method="POST",
+        path=".*/getMe",
+    )
+    with pytest.raises(ChannelError) as caught:
+        _channel(fake).check()
+    assert not caught.value.rate_limited
 
 
 def test_a_timeout_after_telegram_accepted_stays_unknown_for_a_person(

@@ -227,6 +227,15 @@ def test_a_publishing_limit_says_when_to_retry(fake: FakeThreads) -> None:
     assert fake.posts == []
 
 
+def test_a_publishing_limit_is_a_rate_limit_not_a_failure(fake: FakeThreads) -> None:
+    fake.throttle(regain_minutes=45)
+
+    with pytest.raises(ChannelError) as caught:
+        _channel(fake).publish(_message(), idempotency_key="delivery-10")
+
+    assert caught.value.rate_limited
+
+
 def test_an_expired_token_means_reconnecting(fake: FakeThreads) -> None:
     fake.expire_token()
 

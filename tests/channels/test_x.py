@@ -23,6 +23,7 @@ from tests.channels.posting import (
     make_due,
     post_setup,
     reconcile,
+    the_rate_limit_resets,
     the_row,
 )
 from tests.factories import send_due
@@ -129,7 +130,18 @@ def test_429_waits_until_the_reset_epoch_x_sends(fake_x: FakeX) -> None:
         x.publish(_message(), idempotency_key="k")
     error = refused.value
     assert error.retry_after is not None and 595 <= error.retry_after <= 602
+    assert error.rate_limited, "a 429 is X saying wait, not a failure"
     assert not error.permanent and fake_x.posted() == []
+
+
+def test_a_5xx_with_retry_after_is_a_failure_not_a_rate_limit(fake_x: FakeX) -> None:
+    x = _channel(fake_x)
+    fake_x.fail(
+        503, {"title": "Service Unavailable"}, headers={"Retry-After": "30"}, path="/2/tweets"
+    )
+    with pytest.raises(ChannelError) as refused:
+        x.publish(_message(), idempotency_key="k")
+    assert not refused.value.rate_limited
 
 
 def test_the_latest_used_up_window_decides_the_wait() -> None:
@@ -228,6 +240,29 @@ def test_a_429_is_retried_after_the_reset_and_no_earlier(tmp_path: Path, fake_x:
     make_due(setup, "x-main")
     assert send_due(setup) == {"sent": 1}
     assert len(fake_x.posted()) == 1
+
+
+def test_five_429s_in_a_row_use_no_attempt_and_the_post_goes_out_once_after_them(
+    tmp_path: Path, fake_x: FakeX
+) -> None:
+    setup = post_setup(tmp_path, [("x-main", "x", _options(fake_x))], _post(), max_attempts=2)
+    for _ in range(5):
+        fake_x.limit_posts(100, used=100, reset_in=600)
+        assert send_due(setup) == {"pending": 1}
+        row = the_row(setup, "x-main")
+        assert (row.state, row.attempts) == ("pending", 0), "being told to wait is no failure"
+        assert (row.last_error or "").startswith("waiting for x rate limit until")
+        assert row.not_before.timestamp() >= fake_x.window_reset, "never before X's reset"
+        assert send_due(setup) == {}, "not due before the reset"
+        make_due(setup, "x-main")
+        assert send_due(setup) == {"pending": 1}, "dispatched early, the account still waits"
+        the_rate_limit_resets(setup)
+    fake_x.limit_posts(100)
+    assert send_due(setup) == {"sent": 1}
+    (tweet,) = fake_x.posted()
+    row = the_row(setup, "x-main")
+    assert (row.state, row.remote_id, row.attempts) == ("sent", tweet.id, 1)
+    assert len(fake_x.calls("POST", "/2/tweets")) == 6, "five refusals and one post, no more"
 
 
 def test_a_5xx_then_success_makes_one_post(tmp_path: Path, fake_x: FakeX) -> None:

@@ -94,6 +94,17 @@ class FakeFacebook(FakeServer):
             path=path,
         )
 
+    def policy_block(self, *, path: str = ".*") -> None:
+        """The next call is refused by Facebook's abuse checks (code 368): a real failure."""
+        self.fail(
+            400,
+            _error(
+                "(#368) The action attempted has been deemed abusive or is otherwise disallowed",
+                code=368,
+            ),
+            path=path,
+        )
+
     def server_error(self, *, path: str = ".*", times: int = 1) -> None:
         self.fail(
             500,
