@@ -121,6 +121,8 @@ class Channel(ABC):
     kind: ClassVar[str]
     Config: ClassVar[type[BaseModel]]
     rate_limit: ClassVar[RateLimit | None] = None
+    # Whether publish() posts ``post.thread`` as replies; a channel may only ask for threads then.
+    posts_threads: ClassVar[bool] = False
 
     def __init__(self, config: BaseModel, http: requests.Session, state: StateStore) -> None:
         self.config = config

@@ -101,6 +101,7 @@ class X(Channel):
     kind: ClassVar[str] = "x"
     # POST /2/tweets: 100 per 15 minutes per user (the headers are the final word).
     rate_limit: ClassVar[RateLimit | None] = RateLimit(requests=100, per_seconds=15 * 60)
+    posts_threads: ClassVar[bool] = True
 
     class Config(BaseModel):
         access_token: SecretStr
