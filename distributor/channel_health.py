@@ -3,6 +3,7 @@ of it, and a "test connection" that asks the platform (Channel.check) without po
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -73,39 +74,56 @@ def list_channels(
     return views
 
 
-def check_channel(
-    session: Session, db: Database, channel_id: int, user: t.User, settings: Settings
-) -> CheckResult:
-    """Connect and identify, without publishing anything; the outcome goes to the audit log."""
-    require_role(user, Role.EDITOR, Role.APPROVER, Role.ADMIN)
-    row = session.get(t.Channel, channel_id)
-    if row is None:
-        raise LookupError(f"no channel {channel_id}")
-    try:
-        result = CheckResult(True, _check(row, db, settings))
-    except ChannelError as error:
-        result = CheckResult(False, error.message)
-    except ValueError as error:  # settings that no longer validate or decrypt
-        result = CheckResult(False, f"the channel's settings are not usable: {error}")
-    session.add(
-        t.AuditEvent(
-            user_id=user.id,
-            action="channel_check",
-            detail={"channel": row.name, "ok": result.ok, "detail": result.detail},
+def check_channel(db: Database, channel_id: int, user_id: int, settings: Settings) -> CheckResult:
+    """Connect and identify, without publishing anything; the outcome goes to the audit log.
+    No transaction is open while the platform answers."""
+    with db.session() as session:
+        user = session.get(t.User, user_id)
+        if user is None:
+            raise LookupError(f"no user {user_id}")
+        require_role(user, Role.EDITOR, Role.APPROVER, Role.ADMIN)
+        row = session.get(t.Channel, channel_id)
+        if row is None:
+            raise LookupError(f"no channel {channel_id}")
+        name = row.name
+        try:
+            probe: Callable[[], str] | None = _probe(row, db, settings)
+            problem = ""
+        except ValueError as error:  # settings that no longer validate or decrypt
+            probe, problem = None, f"the channel's settings are not usable: {error}"
+    if probe is None:
+        result = CheckResult(False, problem)
+    else:
+        try:
+            result = CheckResult(True, probe())
+        except ChannelError as error:
+            result = CheckResult(False, error.message)
+    with db.session() as session:
+        session.add(
+            t.AuditEvent(
+                user_id=user_id,
+                action="channel_check",
+                detail={"channel": name, "ok": result.ok, "detail": result.detail},
+            )
         )
-    )
     return result
 
 
-def _check(row: t.Channel, db: Database, settings: Settings) -> str:
+def _probe(row: t.Channel, db: Database, settings: Settings) -> Callable[[], str]:
+    """What "test connection" will call, built from the row while it is at hand."""
     from distributor.sending import build_channel, channel_config, outbox_path
 
     if row.kind == "email":
         if row.config.get("transport") == "outbox":
-            return f"writes .eml files to {outbox_path(settings, row.name)}"
+            directory = outbox_path(settings, row.name)
+            return lambda: f"writes .eml files to {directory}"
         from distributor.channels.smtp import SmtpConfig, SmtpConnection
 
         config = channel_config(row, SmtpConfig, settings)
-        with SmtpConnection(config) as connection:  # type: ignore[arg-type]
-            return connection.check()
-    return build_channel(row, db, settings).check()
+
+        def smtp_check() -> str:
+            with SmtpConnection(config) as connection:  # type: ignore[arg-type]
+                return connection.check()
+
+        return smtp_check
+    return build_channel(row, db, settings).check

@@ -2,15 +2,16 @@
 
 It is a real external effect, so it goes out through the channel's own transport (its SMTP
 server, or its outbox) and is written to the audit log, whatever the outcome. It is not a
-delivery: no subscriber, no ledger row, its own Message-ID, and "[Test]" in the subject."""
+delivery: no subscriber, no ledger row, its own Message-ID, and "[Test]" in the subject.
+The message is built in one transaction and the outcome recorded in another: no database
+lock is held while the mail server answers."""
 
 from __future__ import annotations
 
 import email.utils
 import secrets
 from dataclasses import dataclass
-
-from sqlalchemy.orm import Session
+from typing import Any
 
 from distributor.approval import require_role
 from distributor.channels.base import ChannelError
@@ -18,6 +19,7 @@ from distributor.config import Settings
 from distributor.domain import EmailRendition, Role
 from distributor.mail import InvalidRecipient, InvalidTemplate, MessageTemplate
 from distributor.review import rendition_of
+from distributor.storage import Database
 from distributor.storage import tables as t
 
 
@@ -32,9 +34,54 @@ class TestEmailResult:
     detail: str
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    raw: bytes
+    sender: str
+    recipient: str
+    transport: str
+    channel_name: str
+    smtp: Any
+    article_id: int
+    rendition_id: int
+    content_hash: str
+
+
 def send_test_email(
-    session: Session, article_id: int, rendition_id: int, user: t.User, settings: Settings
+    db: Database, article_id: int, rendition_id: int, user_id: int, settings: Settings
 ) -> TestEmailResult:
+    with db.session() as session:
+        user = session.get(t.User, user_id)
+        if user is None:
+            raise LookupError(f"no user {user_id}")
+        prepared = _prepare(session, article_id, rendition_id, user, settings)
+    try:
+        result = TestEmailResult(True, prepared.recipient, _send(prepared, settings))
+    except ChannelError as error:
+        result = TestEmailResult(False, prepared.recipient, error.message)
+    with db.session() as session:
+        session.add(
+            t.AuditEvent(
+                user_id=user_id,
+                action="test_email" if result.sent else "test_email_failed",
+                article_id=prepared.article_id,
+                detail={
+                    "rendition_id": prepared.rendition_id,
+                    "content_hash": prepared.content_hash,
+                    "to": prepared.recipient,
+                    "result": result.detail,
+                },
+            )
+        )
+    return result
+
+
+def _prepare(
+    session: Any, article_id: int, rendition_id: int, user: t.User, settings: Settings
+) -> _Prepared:
+    from distributor.channels.smtp import SmtpConfig
+    from distributor.sending import channel_config
+
     require_role(user, Role.EDITOR, Role.APPROVER, Role.ADMIN)
     rendition = rendition_of(session, article_id, rendition_id)
     channel = session.get(t.Channel, rendition.channel_id)
@@ -68,39 +115,32 @@ def send_test_email(
         )
     except (InvalidTemplate, InvalidRecipient) as error:
         raise TestEmailError(f"cannot build the test email: {error}") from None
-    try:
-        detail = _send(channel, raw, template.envelope_sender, user.email, settings)
-        result = TestEmailResult(True, user.email, detail)
-    except ChannelError as error:
-        result = TestEmailResult(False, user.email, error.message)
-    session.add(
-        t.AuditEvent(
-            user_id=user.id,
-            action="test_email" if result.sent else "test_email_failed",
-            article_id=rendition.article_id,
-            detail={
-                "rendition_id": rendition.id,
-                "content_hash": rendition.content_hash,
-                "to": user.email,
-                "result": result.detail,
-            },
-        )
+    transport = channel.config.get("transport", "smtp")
+    return _Prepared(
+        raw=raw,
+        sender=template.envelope_sender,
+        recipient=user.email,
+        transport=transport,
+        channel_name=channel.name,
+        smtp=None if transport == "outbox" else channel_config(channel, SmtpConfig, settings),
+        article_id=rendition.article_id,
+        rendition_id=rendition.id,
+        content_hash=rendition.content_hash,
     )
-    return result
 
 
-def _send(channel: t.Channel, raw: bytes, sender: str, recipient: str, settings: Settings) -> str:
-    from distributor.sending import channel_config, outbox_path
-
-    if channel.config.get("transport") == "outbox":
+def _send(prepared: _Prepared, settings: Settings) -> str:
+    if prepared.transport == "outbox":
         from distributor.newsletter import OutboxTransport
+        from distributor.sending import outbox_path
 
-        directory = outbox_path(settings, f"{channel.name}-tests")
-        OutboxTransport(directory).submit(raw, sender=sender, recipient=recipient)
+        directory = outbox_path(settings, f"{prepared.channel_name}-tests")
+        OutboxTransport(directory).submit(
+            prepared.raw, sender=prepared.sender, recipient=prepared.recipient
+        )
         return f"written to the outbox {directory}"
-    from distributor.channels.smtp import SmtpConfig, SmtpConnection
+    from distributor.channels.smtp import SmtpConnection
 
-    config = channel_config(channel, SmtpConfig, settings)
-    with SmtpConnection(config) as connection:  # type: ignore[arg-type]
-        connection.send(raw, sender=sender, recipient=recipient)
-    return f"sent to {recipient}"
+    with SmtpConnection(prepared.smtp) as connection:
+        connection.send(prepared.raw, sender=prepared.sender, recipient=prepared.recipient)
+    return f"sent to {prepared.recipient}"

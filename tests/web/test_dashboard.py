@@ -469,3 +469,38 @@ def test_every_control_on_every_page_has_a_label(setup: Setup) -> None:
     login = _Controls()
     login.feed(Browser(setup).client.get("/login").text)
     assert all(c.get("id") in login.labelled for c in login.controls)
+
+
+@pytest.fixture
+def unreachable_smtp_setup(tmp_path: Path) -> Setup:
+    from tests.web.server import free_port
+
+    db = Database(f"sqlite:///{tmp_path / 'down.db'}")
+    db.migrate()
+    made = seed_setup(
+        db, settings_for(db.url, tmp_path), email=smtp_options("127.0.0.1", free_port())
+    )
+    with db.session() as session:
+        accounts.set_password(accounts.user_by_email(session, EDITOR), PASSWORD)
+    return made
+
+
+def test_an_unreachable_mail_server_is_reported_and_audited(
+    unreachable_smtp_setup: Setup,
+) -> None:
+    setup = unreachable_smtp_setup
+    editor = browser_for(setup, EDITOR)
+    rendition = _rendition(setup, "newsletter")
+    answer = editor.post(f"/articles/{setup.article_id}/renditions/{rendition}/test-email")
+    assert "The+test+email+failed" in answer.headers["location"]
+    [failed] = _audit(setup, "test_email_failed")
+    assert failed.detail["to"] == EDITOR
+    api = editor.client.post(
+        f"/api/articles/{setup.article_id}/renditions/{rendition}/test-email",
+        headers={"X-CSRF-Token": editor.csrf},
+    )
+    assert api.status_code == 502 and api.json()["sent"] is False
+    check = editor.client.post("/api/channels/1/check", headers={"X-CSRF-Token": editor.csrf})
+    assert check.json()["ok"] is False and check.json()["detail"]
+    [checked] = _audit(setup, "channel_check")
+    assert checked.detail["ok"] is False

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from distributor import channel_health
 from distributor.storage.tables import utcnow
-from distributor.web.auth import ApiActor, FormActor, PageActor, db_of, settings_of, user_row
+from distributor.web.auth import ApiActor, FormActor, PageActor, db_of, settings_of
 from distributor.web.pages.common import ChannelId
 from distributor.web.render import done, page
 
@@ -31,11 +31,7 @@ def _warn_days(request: Request) -> int | None:
 
 
 def _check(request: Request, actor: Any, channel_id: int) -> channel_health.CheckResult:
-    db = db_of(request)
-    with db.session() as session:
-        return channel_health.check_channel(
-            session, db, channel_id, user_row(session, actor), settings_of(request)
-        )
+    return channel_health.check_channel(db_of(request), channel_id, actor.id, settings_of(request))
 
 
 @router.post("/channels/{channel_id}/check", include_in_schema=False)

@@ -237,10 +237,9 @@ def test_email_form(
 
 
 def _test_email(request: Request, actor: Any, article_id: int, rendition_id: int) -> dict[str, Any]:
-    with db_of(request).session() as session:
-        result = send_test_email(
-            session, article_id, rendition_id, user_row(session, actor), settings_of(request)
-        )
+    result = send_test_email(
+        db_of(request), article_id, rendition_id, actor.id, settings_of(request)
+    )
     return asdict(result)
 
 
