@@ -1,4 +1,5 @@
-"""The web app: read-only review pages, the public unsubscribe endpoints, and the JSON API."""
+"""The web app: the dashboard (routers in distributor.web.pages), the public unsubscribe
+endpoints, and the JSON API."""
 
 # No "from __future__ import annotations" here: FastAPI resolves the dependency aliases
 # defined inside create_app() from the live annotations.
