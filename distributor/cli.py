@@ -522,7 +522,10 @@ def channel_add(
     spacing: Annotated[int, typer.Option(help="Minimum minutes between sends")] = 0,
     window_hours: Annotated[float, typer.Option(help="How late a send may still go out")] = 24.0,
     thread: Annotated[
-        bool, typer.Option(help="Continue a long lead in numbered replies (x, threads)")
+        bool,
+        typer.Option(
+            help="Continue a long lead in numbered replies (x, threads, mastodon, bluesky)"
+        ),
     ] = False,
     utm_campaign: Annotated[
         str | None, typer.Option(help="Add UTM parameters to the article link with this campaign")

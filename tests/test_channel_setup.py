@@ -68,6 +68,21 @@ def test_a_thread_is_refused_for_a_channel_that_cannot_post_replies(
 
 
 @pytest.mark.parametrize(
+    ("kind", "options"),
+    [
+        ("mastodon", {"base_url": "https://social.example", "access_token": "token"}),
+        ("bluesky", {"identifier": "news.example", "app_password": "app-password"}),
+    ],
+)
+def test_a_thread_is_accepted_for_mastodon_and_bluesky_which_post_replies(
+    db: Database, tmp_path: Path, kind: str, options: dict[str, Any]
+) -> None:
+    config = _add(db, tmp_path, kind, options, post_format={"thread": True})
+
+    assert config["format"] == {"thread": True}
+
+
+@pytest.mark.parametrize(
     ("post_format", "problem"),
     [
         ({"threads": True}, "unknown option"),

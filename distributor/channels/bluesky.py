@@ -4,6 +4,16 @@ atproto has no idempotency header, so the record key is chosen here: a TID deriv
 delivery (``tid.tid_for``). A second createRecord under the same key fails, and ``lookup``
 reads that exact key back after an ambiguous outcome.
 
+A rendition's ``thread`` goes out as replies: each an ``app.bsky.feed.post`` whose ``reply``
+names the first post as root and the previous part as parent (strong refs: uri and cid), with
+its own link and tag facets, under its own record key (``record_key``: the delivery's TID
+moved on by the part's number in microseconds, so the parts sort in order and a retry asks for
+the same keys). Confirmed parts are kept in the channel state (``ThreadProgress``) and a retry
+resumes after them. ``lookup`` reads every part's key back: a complete thread is the receipt
+(the first post); a partial one is remembered and answered ``None`` ("not out yet"), so the
+ledger sends again and only the missing parts are created. A reply the PDS refused for good
+(400 InvalidRequest) leaves the row ``unknown`` with the reason, for a person.
+
 The login (access and refresh JWTs) lives in the injected StateStore: createSession is
 limited to a few dozen calls per account and day, so it is called only when there is no
 session or the refresh token is no longer accepted.
@@ -13,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import requests
@@ -28,8 +38,10 @@ from distributor.channels.base import (
     Receipt,
     StateStore,
 )
+from distributor.channels.progress import ThreadProgress, incomplete, interrupted
 from distributor.channels.tid import tid_for
 from distributor.http import BlockedAddress, caused_by
+from distributor.rendering.social import bluesky_facets
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +49,12 @@ POST_COLLECTION = "app.bsky.feed.post"
 # The PDS answers an expired access token with 400 ExpiredToken and a garbled one with 400
 # InvalidToken, not 401; all of these mean "log in again", not "the request was wrong".
 _TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken", "AuthMissing", "AuthenticationRequired"})
+
+
+def record_key(created_at: datetime, idempotency_key: str, index: int = 0) -> str:
+    """The record key of part ``index`` (0 = the post itself) of a delivery's thread: the
+    delivery's TID for the post, the same clock id ``index`` microseconds later for a reply."""
+    return tid_for(created_at + timedelta(microseconds=index), idempotency_key)
 
 
 class _XrpcResponse:
@@ -70,6 +88,7 @@ class Bluesky(Channel):
     """Posts to a Bluesky (atproto) account with an app password."""
 
     kind: ClassVar[str] = "bluesky"
+    posts_threads: ClassVar[bool] = True
 
     class Config(BaseModel):
         service_url: str = "https://bsky.social"
@@ -81,41 +100,96 @@ class Bluesky(Channel):
             raise TypeError(f"Bluesky needs a Bluesky.Config, not {type(config).__name__}")
         super().__init__(config, http, state)
         self.settings = config
+        self.progress = ThreadProgress(state)
 
     # -- the contract ---------------------------------------------------------------------
 
     def publish(self, message: Outgoing, *, idempotency_key: str) -> Receipt:
-        rkey = tid_for(message.created_at, idempotency_key)
+        post = message.post
+        parts = [post.text, *post.thread]
+        # A post without replies needs no memory: its record key alone makes a retry safe.
+        done = self.progress.parts(idempotency_key) if post.thread else []
+        for index in range(len(done), len(parts)):
+            try:
+                created = self._create(message, parts[index], index, done, idempotency_key)
+            except ChannelError as error:
+                if not done:
+                    raise
+                if error.permanent and not error.ambiguous and not isinstance(error, AuthExpired):
+                    self.progress.save(idempotency_key, done, refused=error.message)
+                raise interrupted(
+                    error, live=f"post {done[0]['uri']}", number=index + 1, total=len(parts)
+                ) from None
+            done.append(created)
+            if post.thread:
+                self.progress.save(idempotency_key, done)
+        return self._receipt(done[0]["uri"], record_key(message.created_at, idempotency_key))
+
+    def _create(
+        self,
+        message: Outgoing,
+        text: str,
+        index: int,
+        done: list[dict[str, Any]],
+        idempotency_key: str,
+    ) -> dict[str, Any]:
+        """Create part ``index``; its strong ref (uri, cid)."""
         session = self._session()
         record: dict[str, Any] = {
             "$type": POST_COLLECTION,
-            "text": message.post.text,
+            "text": text,
             "createdAt": _rfc3339(datetime.now(UTC)),
         }
-        if message.post.facets:
-            record["facets"] = message.post.facets
-        embed = self._embed(message)
-        if embed is not None:
-            record["embed"] = embed
+        facets = message.post.facets if index == 0 else bluesky_facets(text)
+        if facets:
+            record["facets"] = facets
+        if index == 0:
+            embed = self._embed(message)
+            if embed is not None:
+                record["embed"] = embed
+        else:
+            record["reply"] = {"root": _ref(done[0]), "parent": _ref(done[-1])}
         body = {
             "repo": session["did"],
             "collection": POST_COLLECTION,
-            "rkey": rkey,
+            "rkey": record_key(message.created_at, idempotency_key, index),
             "record": record,
         }
         result = self._call("POST", "com.atproto.repo.createRecord", json=body, write=True)
         self._raise_for(result, write=True)
-        return self._receipt(str(result.body["uri"]), rkey)
+        return _strong_ref(result, write=True)
 
     def lookup(self, message: Outgoing, *, idempotency_key: str) -> Receipt | None:
-        rkey = tid_for(message.created_at, idempotency_key)
+        """The first post once every part's record exists. ``None`` when the first post surely
+        does not, and also when replies are missing: the ledger then sends again, and the
+        retry resumes after the parts found here (now remembered), never repeating one."""
+        post = message.post
+        parts = [post.text, *post.thread]
+        found: list[dict[str, Any]] = []
+        for index in range(len(parts)):
+            ref = self._read(record_key(message.created_at, idempotency_key, index))
+            if ref is None:
+                break
+            found.append(ref)
+        if not found:
+            return None
+        refused = self.progress.refusal(idempotency_key)
+        if post.thread:
+            self.progress.save(idempotency_key, found, refused=refused)
+        if len(found) == len(parts):
+            return self._receipt(found[0]["uri"], record_key(message.created_at, idempotency_key))
+        if refused:
+            raise incomplete(f"post {found[0]['uri']}", len(found), len(parts), refused)
+        return None
+
+    def _read(self, rkey: str) -> dict[str, Any] | None:
         session = self._session()
         params = {"repo": session["did"], "collection": POST_COLLECTION, "rkey": rkey}
         result = self._call("GET", "com.atproto.repo.getRecord", params=params)
         if result.status == 400 and result.error == "RecordNotFound":
             return None
         self._raise_for(result)
-        return self._receipt(str(result.body["uri"]), rkey)
+        return _strong_ref(result)
 
     def check(self) -> str:
         self._session()
@@ -208,7 +282,9 @@ class Bluesky(Channel):
         missing = [k for k in ("accessJwt", "refreshJwt", "did") if not body.get(k)]
         if missing:
             raise ChannelError(f"Bluesky session answer lacks {', '.join(missing)}")
+        # Merged into what is there: the state also holds the threads' progress.
         state = {
+            **self.state.load(),
             "service_url": self.settings.service_url,
             "identifier": self.settings.identifier,
             "did": body["did"],
@@ -266,6 +342,20 @@ class Bluesky(Channel):
         if result.status == 408:
             raise ChannelError(detail)
         raise ChannelError(detail, permanent=True)
+
+
+def _ref(part: dict[str, Any]) -> dict[str, str]:
+    return {"uri": str(part["uri"]), "cid": str(part["cid"])}
+
+
+def _strong_ref(result: _XrpcResponse, *, write: bool = False) -> dict[str, Any]:
+    uri, cid = result.body.get("uri"), result.body.get("cid")
+    if not isinstance(uri, str) or not isinstance(cid, str):
+        # A success without the record's ref: it may exist, but a reply cannot point at it.
+        raise ChannelError(
+            f"Bluesky answered HTTP {result.status} without uri and cid", ambiguous=write
+        )
+    return {"uri": uri, "cid": cid}
 
 
 def _rfc3339(moment: datetime) -> str:

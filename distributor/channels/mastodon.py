@@ -4,6 +4,17 @@ Mastodon remembers a key per account for one hour and answers a repeat with the 
 status, so every retry of a delivery sends the same key. After an ambiguous outcome older
 than that, ``lookup`` reads the account's recent statuses for the post's link instead.
 
+A rendition's ``thread`` goes out as a reply chain: each reply's ``in_reply_to_id`` is the
+previous status, and each part has its own key derived from the delivery's (``part_key``),
+so a repeated request for any part returns that part. The parts Mastodon confirmed are kept
+in the channel state (``ThreadProgress``) and a retry resumes after them; the receipt is the
+first status. After an ambiguous outcome ``lookup`` finds the first status, then follows its
+replies (``/context``) part by part: a complete thread is the receipt; an incomplete one is
+"not out yet" (``None``), so the ledger sends again and the retry posts only the missing
+parts. A reply Mastodon refused for good (a 422, say) leaves the row ``unknown`` with the
+reason, for a person: the first post is live, so the delivery can neither fail nor count as
+whole.
+
 Rate-limit resets come as ISO-8601 timestamps from real servers and as epoch seconds from
 mastodon-mock; ``seconds_until_reset`` accepts both.
 """
@@ -28,6 +39,7 @@ from distributor.channels.base import (
     Receipt,
     StateStore,
 )
+from distributor.channels.progress import ThreadProgress, incomplete, interrupted
 from distributor.domain import PostRendition
 from distributor.http import BlockedAddress, caused_by
 
@@ -81,6 +93,12 @@ def _error_text(response: requests.Response) -> str:
     return f"HTTP {response.status_code}: {response.reason or 'no reason given'}"
 
 
+def part_key(idempotency_key: str, number: int) -> str:
+    """The ``Idempotency-Key`` of part ``number`` of a delivery's thread: the delivery's own key
+    for the first post (as for a post without replies), a derived one for each reply."""
+    return idempotency_key if number == 1 else f"{idempotency_key}:part-{number}"
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -95,6 +113,7 @@ class Mastodon(Channel):
     """Posts to one Mastodon account with a user token (scopes write:statuses, write:media)."""
 
     kind: ClassVar[str] = "mastodon"
+    posts_threads: ClassVar[bool] = True
     max_chars: ClassVar[int] = 500
     max_media: ClassVar[int] = 4
     rate_per_minute: ClassVar[int] = 30
@@ -114,6 +133,7 @@ class Mastodon(Channel):
         super().__init__(config, http, state)
         self.settings: Mastodon.Config = config
         self.base_url = config.base_url.rstrip("/")
+        self.progress = ThreadProgress(state)
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.settings.access_token.get_secret_value()}"}
@@ -200,29 +220,80 @@ class Mastodon(Channel):
         raise ChannelError(f"media {media_id} is still processing", retry_after=30)
 
     def publish(self, message: Outgoing, *, idempotency_key: str) -> Receipt:
-        payload: dict[str, Any] = {
-            "status": message.post.text,
-            "visibility": self.settings.visibility,
-        }
+        post = message.post
+        parts = [post.text, *post.thread]
+        # A post without replies needs no memory: its key alone makes a retry safe.
+        done = self.progress.parts(idempotency_key) if post.thread else []
+        for index in range(len(done), len(parts)):
+            try:
+                status = self._create(message, parts[index], index, done, idempotency_key)
+            except ChannelError as error:
+                if not done:
+                    raise
+                if error.permanent and not error.ambiguous and not isinstance(error, AuthExpired):
+                    self.progress.save(idempotency_key, done, refused=error.message)
+                raise interrupted(
+                    error, live=_describe(done[0]), number=index + 1, total=len(parts)
+                ) from None
+            done.append({"id": str(status["id"]), "url": status.get("url") or status.get("uri")})
+            if post.thread:
+                self.progress.save(idempotency_key, done)
+        return Receipt(remote_id=done[0]["id"], url=done[0].get("url"))
+
+    def _create(
+        self,
+        message: Outgoing,
+        text: str,
+        index: int,
+        done: list[dict[str, Any]],
+        idempotency_key: str,
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = {"status": text, "visibility": self.settings.visibility}
         if self.settings.language:
             payload["language"] = self.settings.language
-        if message.image_bytes:
+        if index == 0 and message.image_bytes:
             payload["media_ids"] = [self._upload(message)]
+        if index > 0:
+            payload["in_reply_to_id"] = done[-1]["id"]
         response = self._call(
             "POST",
             "/api/v1/statuses",
             json=payload,
-            headers={"Idempotency-Key": idempotency_key},
+            headers={"Idempotency-Key": part_key(idempotency_key, index + 1)},
             after_send=True,
         )
-        status = self._json(response, after_send=True)
-        return Receipt(remote_id=str(status["id"]), url=status.get("url") or status.get("uri"))
+        return self._json(response, after_send=True)
 
     def _account(self) -> dict[str, Any]:
         return self._json(self._call("GET", "/api/v1/accounts/verify_credentials"))
 
     def lookup(self, message: Outgoing, *, idempotency_key: str) -> Receipt | None:
+        """The first status once the whole thread is out. ``None`` when the first status surely
+        is not there, and also when replies are missing: the ledger then sends again, and the
+        retry resumes after the parts found here (now remembered), never repeating one."""
+        post = message.post
+        parts = [post.text, *post.thread]
+        done = self.progress.parts(idempotency_key) if post.thread else []
         account_id = str(self._account()["id"])
+        if not done:
+            first = self._find_first(message, account_id)
+            if first is None:
+                return None
+            done = [first]
+        if len(done) < len(parts):
+            done = self._follow_replies(done, parts, account_id)
+            self.progress.save(
+                idempotency_key, done, refused=self.progress.refusal(idempotency_key)
+            )
+        if len(done) == len(parts):
+            return Receipt(remote_id=done[0]["id"], url=done[0].get("url"))
+        refused = self.progress.refusal(idempotency_key)
+        if refused:
+            raise incomplete(_describe(done[0]), len(done), len(parts), refused)
+        return None
+
+    def _find_first(self, message: Outgoing, account_id: str) -> dict[str, Any] | None:
+        """The delivery's first status among the account's own since the delivery was made."""
         since = _aware(message.created_at) - _CLOCK_SKEW
         params: dict[str, str | int] = {"limit": 40}
         for _ in range(_LOOKUP_PAGES):
@@ -234,8 +305,9 @@ class Mastodon(Channel):
                 too_old = _aware(datetime.fromisoformat(str(status["created_at"]))) < since
                 if too_old:
                     return None
-                if _is_post(status, message.post):
-                    return Receipt(remote_id=str(status["id"]), url=status.get("url"))
+                # A reply of the thread may carry the link too; the post itself replies to none.
+                if status.get("in_reply_to_id") is None and _is_post(status, message.post):
+                    return {"id": str(status["id"]), "url": status.get("url")}
             if len(statuses) < 40:
                 return None
             params = {"limit": 40, "max_id": str(statuses[-1]["id"])}
@@ -244,9 +316,46 @@ class Mastodon(Channel):
             retry_after=_DEFAULT_RETRY_AFTER,
         )
 
+    def _follow_replies(
+        self, done: list[dict[str, Any]], parts: list[str], account_id: str
+    ) -> list[dict[str, Any]]:
+        """``done`` extended by the replies found under the first status: each the account's own
+        reply to the previous part, with that part's text."""
+        response = self._call("GET", f"/api/v1/statuses/{done[0]['id']}/context")
+        descendants = self._json(response).get("descendants")
+        if not isinstance(descendants, list):
+            raise ChannelError("the thread's context has no list of replies", retry_after=30)
+        found = list(done)
+        while len(found) < len(parts):
+            wanted = _SPACE.sub(" ", parts[len(found)]).strip()
+            reply = next(
+                (
+                    s
+                    for s in descendants
+                    if isinstance(s, dict)
+                    and str(s.get("in_reply_to_id")) == found[-1]["id"]
+                    and str((s.get("account") or {}).get("id")) == account_id
+                    and wanted in (_plain(str(s.get("content") or "")), _text_of(s))
+                ),
+                None,
+            )
+            if reply is None:
+                break
+            found.append({"id": str(reply["id"]), "url": reply.get("url")})
+        return found
+
     def check(self) -> str:
         account = self._account()
         return f"@{account.get('acct') or account.get('username')} on {self.base_url}"
+
+
+def _describe(part: dict[str, Any]) -> str:
+    return f"status {part['id']} ({part.get('url') or 'no URL'})"
+
+
+def _text_of(status: dict[str, Any]) -> str:
+    # ``text`` (the source) comes back only for some calls; content is always there.
+    return _SPACE.sub(" ", str(status.get("text") or "")).strip()
 
 
 def _is_post(status: dict[str, Any], post: PostRendition) -> bool:
