@@ -26,7 +26,6 @@ from urllib.parse import quote
 
 import requests
 from pydantic import BaseModel, SecretStr, field_validator
-from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from distributor.channels.base import (
     AuthExpired,
@@ -38,8 +37,8 @@ from distributor.channels.base import (
     StateStore,
     TokenGrant,
 )
+from distributor.channels.transport import call
 from distributor.domain import PostRendition
-from distributor.http import BlockedAddress, caused_by
 from distributor.rendering.escaping import linkedin_commentary
 
 _DEFAULT_RETRY_AFTER = 60.0
@@ -145,25 +144,15 @@ class LinkedIn(Channel):
     def _send(
         self, method: str, url: str, *, after_send: bool = False, **kw: Any
     ) -> requests.Response:
-        try:
-            return self.http.request(method, url, **kw)
-        except requests.ConnectTimeout as exc:
-            raise ChannelError(f"cannot reach LinkedIn: {exc}", retry_after=30) from exc
-        except requests.ConnectionError as exc:
-            if caused_by(exc, BlockedAddress):
-                raise ChannelError(str(exc), permanent=True) from exc
-            never_sent = caused_by(exc, (NewConnectionError, NameResolutionError))
-            raise ChannelError(
-                f"connection to LinkedIn failed: {exc}",
-                retry_after=30,
-                ambiguous=after_send and not never_sent,
-            ) from exc
-        except requests.Timeout as exc:
-            raise ChannelError(
-                f"no answer from LinkedIn: {exc}", retry_after=30, ambiguous=after_send
-            ) from exc
-        except requests.RequestException as exc:
-            raise ChannelError(f"request to LinkedIn failed: {exc}", retry_after=30) from exc
+        return call(
+            self.http,
+            method,
+            url,
+            target="LinkedIn",
+            after_send=after_send,
+            tls_failure_is_reset=True,
+            **kw,
+        )
 
     def _raise_for(self, response: requests.Response, *, after_send: bool = False) -> None:
         status = response.status_code

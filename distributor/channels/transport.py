@@ -38,35 +38,50 @@ def call(
     target: str,
     after_send: bool = False,
     secrets: Iterable[str] = (),
+    tls_failure_is_reset: bool = False,
     **kwargs: Any,
 ) -> requests.Response:
     """``http.request`` with transport failures translated; ``target`` names the platform in
-    messages (never the URL, which may hold a secret)."""
+    messages (never the URL, which may hold a secret).
+
+    ``tls_failure_is_reset`` treats a TLS error like a dropped connection (it can come after
+    the request went out) instead of like an unreachable host. The requests exception is
+    chained only when no secret was given, since its text holds the URL.
+    """
     hidden = list(secrets)
     try:
         return http.request(method, url, **kwargs)
-    except (requests.ConnectTimeout, requests.exceptions.SSLError) as exc:
-        raise ChannelError(
-            f"cannot reach {target}: {redact(str(exc), hidden)}",
-            retry_after=TRANSPORT_RETRY_AFTER,
-        ) from None
-    except requests.ConnectionError as exc:
+    except requests.RequestException as exc:
+        error = _translate(exc, target, hidden, after_send, tls_failure_is_reset)
+        raise error from (None if hidden else exc)
+
+
+def _translate(
+    exc: requests.RequestException,
+    target: str,
+    hidden: list[str],
+    after_send: bool,
+    tls_failure_is_reset: bool,
+) -> ChannelError:
+    text = redact(str(exc), hidden)
+    unreachable = isinstance(exc, requests.ConnectTimeout) or (
+        isinstance(exc, requests.exceptions.SSLError) and not tls_failure_is_reset
+    )
+    if unreachable:
+        return ChannelError(f"cannot reach {target}: {text}", retry_after=TRANSPORT_RETRY_AFTER)
+    if isinstance(exc, requests.ConnectionError):
         if caused_by(exc, BlockedAddress):
-            raise ChannelError(redact(str(exc), hidden), permanent=True) from None
+            return ChannelError(text, permanent=True)
         never_sent = caused_by(exc, (NewConnectionError, NameResolutionError))
-        raise ChannelError(
-            f"connection to {target} failed: {redact(str(exc), hidden)}",
+        return ChannelError(
+            f"connection to {target} failed: {text}",
             retry_after=TRANSPORT_RETRY_AFTER,
             ambiguous=after_send and not never_sent,
-        ) from None
-    except requests.Timeout as exc:
-        raise ChannelError(
-            f"no answer from {target}: {redact(str(exc), hidden)}",
+        )
+    if isinstance(exc, requests.Timeout):
+        return ChannelError(
+            f"no answer from {target}: {text}",
             retry_after=TRANSPORT_RETRY_AFTER,
             ambiguous=after_send,
-        ) from None
-    except requests.RequestException as exc:
-        raise ChannelError(
-            f"request to {target} failed: {redact(str(exc), hidden)}",
-            retry_after=TRANSPORT_RETRY_AFTER,
-        ) from None
+        )
+    return ChannelError(f"request to {target} failed: {text}", retry_after=TRANSPORT_RETRY_AFTER)

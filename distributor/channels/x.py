@@ -25,7 +25,6 @@ from typing import Any, ClassVar
 
 import requests
 from pydantic import BaseModel, SecretStr
-from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from distributor.channels.base import (
     AuthExpired,
@@ -37,8 +36,8 @@ from distributor.channels.base import (
     StateStore,
     TokenGrant,
 )
+from distributor.channels.transport import call
 from distributor.domain import PostRendition
-from distributor.http import BlockedAddress, caused_by
 
 _DEFAULT_RETRY_AFTER = 60.0
 # Reset epochs are whole seconds of X's clock: one more second so we never come early.
@@ -132,25 +131,16 @@ class X(Channel):
         headers = dict(kw.pop("headers", {}))
         if bearer:
             headers["Authorization"] = f"Bearer {self.settings.access_token.get_secret_value()}"
-        try:
-            response = self.http.request(method, self.api + path, headers=headers, **kw)
-        except requests.ConnectTimeout as exc:
-            raise ChannelError(f"cannot reach X: {exc}", retry_after=30) from exc
-        except requests.ConnectionError as exc:
-            if caused_by(exc, BlockedAddress):
-                raise ChannelError(str(exc), permanent=True) from exc
-            never_sent = caused_by(exc, (NewConnectionError, NameResolutionError))
-            raise ChannelError(
-                f"connection to X failed: {exc}",
-                retry_after=30,
-                ambiguous=after_send and not never_sent,
-            ) from exc
-        except requests.Timeout as exc:
-            raise ChannelError(
-                f"no answer from X: {exc}", retry_after=30, ambiguous=after_send
-            ) from exc
-        except requests.RequestException as exc:
-            raise ChannelError(f"request to X failed: {exc}", retry_after=30) from exc
+        response = call(
+            self.http,
+            method,
+            self.api + path,
+            target="X",
+            after_send=after_send,
+            tls_failure_is_reset=True,
+            headers=headers,
+            **kw,
+        )
         if 200 <= response.status_code < 300:
             return response
         status = response.status_code
