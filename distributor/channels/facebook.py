@@ -33,7 +33,6 @@ from distributor.channels.base import (
     Receipt,
     StateStore,
 )
-from distributor.channels.transport import call
 from distributor.domain import PostRendition
 
 # A post created before the delivery existed cannot be this delivery's post; the margin
@@ -147,33 +146,21 @@ class Facebook(Channel):
         return self.settings.page_access_token.get_secret_value()
 
     def _post(self, path: str, *, data: dict[str, str], **kwargs: Any) -> dict[str, Any]:
-        # The token goes in the form body, not the URL, so it never lands in an access log.
-        response = call(
+        return meta.graph_call(
             self.http,
             "POST",
             self.base + path,
-            target="Facebook",
+            data,
+            platform="Facebook",
+            token=self._token,
             after_send=True,
-            secrets=[self._token],
-            data={**data, "access_token": self._token},
             **kwargs,
         )
-        if not response.ok:
-            meta.raise_for(response, platform="Facebook", after_send=True)
-        return meta.json_object(response, platform="Facebook", after_send=True)
 
     def _get(self, path: str, params: dict[str, str | int]) -> dict[str, Any]:
-        response = call(
-            self.http,
-            "GET",
-            self.base + path,
-            target="Facebook",
-            secrets=[self._token],
-            params={**params, "access_token": self._token},
+        return meta.graph_call(
+            self.http, "GET", self.base + path, params, platform="Facebook", token=self._token
         )
-        if not response.ok:
-            meta.raise_for(response, platform="Facebook", after_send=False)
-        return meta.json_object(response, platform="Facebook", after_send=False)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 import requests
 
 from distributor.channels.base import AuthExpired, ChannelError
+from distributor.channels.transport import call
 
 THROTTLING = frozenset({4, 17, 32, 341, 613, 80001})
 # 190: token expired, revoked or invalid; 102: session; 10 and 200–299: a permission was
@@ -134,6 +135,28 @@ def raise_for(response: requests.Response, *, platform: str, after_send: bool) -
     if response.status_code >= 500 or error.code in TRANSIENT or error.transient:
         raise ChannelError(text, retry_after=SERVER_RETRY_AFTER, ambiguous=after_send)
     raise ChannelError(text, permanent=True)
+
+
+def graph_call(
+    http: requests.Session,
+    method: str,
+    url: str,
+    fields: Mapping[str, str | int],
+    *,
+    platform: str,
+    token: str,
+    after_send: bool = False,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """One Graph call with the token added to ``fields``: the query of a GET, the form body
+    otherwise (so it never lands in an access log). Returns the JSON object of the answer."""
+    kwargs["params" if method == "GET" else "data"] = {**fields, "access_token": token}
+    response = call(
+        http, method, url, target=platform, after_send=after_send, secrets=[token], **kwargs
+    )
+    if not response.ok:
+        raise_for(response, platform=platform, after_send=after_send)
+    return json_object(response, platform=platform, after_send=after_send)
 
 
 def json_object(response: requests.Response, *, platform: str, after_send: bool) -> dict[str, Any]:

@@ -261,31 +261,20 @@ class Threads(Channel):
         return self.settings.access_token.get_secret_value()
 
     def _post(self, path: str, data: dict[str, str], *, send: bool = False) -> dict[str, Any]:
-        response = call(
+        return meta.graph_call(
             self.http,
             "POST",
             self.base + path,
-            target="Threads",
+            data,
+            platform="Threads",
+            token=self._token,
             after_send=send,
-            secrets=[self._token],
-            data={**data, "access_token": self._token},
         )
-        if not response.ok:
-            meta.raise_for(response, platform="Threads", after_send=send)
-        return meta.json_object(response, platform="Threads", after_send=send)
 
     def _get(self, path: str, params: dict[str, str | int]) -> dict[str, Any]:
-        response = call(
-            self.http,
-            "GET",
-            self.base + path,
-            target="Threads",
-            secrets=[self._token],
-            params={**params, "access_token": self._token},
+        return meta.graph_call(
+            self.http, "GET", self.base + path, params, platform="Threads", token=self._token
         )
-        if not response.ok:
-            meta.raise_for(response, platform="Threads", after_send=False)
-        return meta.json_object(response, platform="Threads", after_send=False)
 
 
 def _image_fields(post: PostRendition) -> dict[str, str] | None:
