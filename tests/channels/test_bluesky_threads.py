@@ -18,9 +18,9 @@ from distributor.channels.bluesky import POST_COLLECTION, Bluesky, record_key
 from distributor.channels.tid import is_tid, tid_for
 from distributor.domain import PostRendition
 from distributor.http import make_session
-from distributor.rendering.social import bluesky_facets
+from distributor.rendering.social import bluesky_facets, render_post
 from tests.channels.posting import post_setup, reconcile, the_row
-from tests.factories import send_due
+from tests.factories import seed_article, send_due, settings_for
 from tests.peers.bluesky import BlueskyPeer
 
 pytestmark = pytest.mark.peers
@@ -244,3 +244,25 @@ def test_a_refused_reply_leaves_the_delivery_unknown_after_reconciling(
     assert row.state == "unknown"
     assert "is live but reply 2 of 3 was not posted" in (row.last_error or "")
     assert len(records(bluesky_pds, account[0])) == 1, "never posted again"
+
+
+def test_the_seed_article_rendered_as_a_thread_is_accepted_by_the_pds_part_by_part(
+    tmp_path: Path, bluesky_pds: BlueskyPeer, account: tuple[str, str, str]
+) -> None:
+    did, handle, password = account
+    settings = settings_for(f"sqlite:///{tmp_path / 'render.db'}", tmp_path)
+    post = render_post(
+        seed_article(settings), "bluesky", thread=True, templates_dir=settings.templates_dir
+    )
+    assert isinstance(post, PostRendition) and post.thread, "the seed lead needs a reply"
+    options = {"service_url": bluesky_pds.url, "identifier": handle, "app_password": password}
+    setup = post_setup(tmp_path, [("bsky-seed", "bluesky", options)], post)
+
+    assert send_due(setup) == {"sent": 1}
+
+    row = the_row(setup, "bsky-seed")
+    stored = records(bluesky_pds, did)
+    parts = [stored[record_key(row.created_at, row.idem_key, i)] for i in range(len(stored))]
+    assert [p["value"]["text"] for p in parts] == [post.text, *post.thread]
+    parents = [p["value"]["reply"]["parent"]["uri"] for p in parts[1:]]
+    assert parents == [p["uri"] for p in parts[:-1]]
