@@ -81,6 +81,10 @@ class LinkLimitedMeasure(Measure):
         # Length first: counting links is the costlier test.
         return super().fits(text) and link_count(text) <= self.max_links
 
+    def length_fits(self, text: str) -> bool:
+        """The length test alone, for texts known to hold few enough links."""
+        return super().fits(text)
+
     def __call__(self, text: str) -> Measurement:
         measured = super().__call__(text)
         links = link_count(text)

@@ -7,18 +7,44 @@ passed in as variables, never compiled as template source. Missing variables fai
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
-from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from distributor.rendering import shapes
 
 
+class _RecheckingLoader(FileSystemLoader):
+    """A FileSystemLoader whose templates check their file for edits at most once a second,
+    rather than at every render (a stat each time a post is fitted)."""
+
+    RECHECK_SECONDS = 1.0
+
+    def get_source(
+        self, environment: Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, template)
+        checked_at = time.monotonic()
+        fresh = True
+
+        def recently_checked() -> bool:
+            nonlocal checked_at, fresh
+            now = time.monotonic()
+            if fresh and now - checked_at < self.RECHECK_SECONDS:
+                return True
+            checked_at, fresh = now, uptodate()
+            return fresh
+
+        return source, filename, recently_checked
+
+
 def _environment(templates_dir: Path, *, autoescape: bool) -> ImmutableSandboxedEnvironment:
     environment = ImmutableSandboxedEnvironment(
-        loader=FileSystemLoader(templates_dir),
+        loader=_RecheckingLoader(templates_dir),
         autoescape=autoescape,
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -197,11 +197,17 @@ def _fit(
 
     text = render(title, lead, tags)
     kept = list(tags)
-    if isinstance(rule, LinkLimitedMeasure) and (links := link_count(text)) > rule.max_links:
-        warnings.append(
-            f"{links} links, but {platform} refuses more than {rule.max_links}: "
-            "the text was shortened until no more remained"
-        )
+    if isinstance(rule, LinkLimitedMeasure):
+        links = link_count(text)
+        if links > rule.max_links:
+            warnings.append(
+                f"{links} links, but {platform} refuses more than {rule.max_links}: "
+                "the text was shortened until no more remained"
+            )
+        else:
+            # Every candidate is this text with less of it (cuts never split a URL), so none
+            # has more links: the length alone decides.
+            fits = rule.length_fits
     if thread and lead and not fits(text):
         threaded = _thread(render, fits, title, lead, tags, bound)
         if isinstance(threaded, str):

@@ -4,6 +4,7 @@ with the values."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +139,17 @@ def test_a_text_template_renders_what_jinja_renders_whatever_it_does_with_the_va
         {"title": "Exact", "lead": "x", "url": "https://x.org", "hashtags": ["#One"]},
     ):
         assert render(template, variables) == template.render(variables)
+
+
+def test_an_edited_template_is_used_once_the_loader_rechecks_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from distributor.rendering import jinja
+
+    monkeypatch.setattr(jinja._RecheckingLoader, "RECHECK_SECONDS", 0.0)
+    template = _text_template(tmp_path, "before: {{ title }}")
+    assert render(template, {"title": "T"}) == "before: T"
+    (tmp_path / "social" / "post.txt.j2").write_text("after: {{ title }}", encoding="utf-8")
+    os.utime(tmp_path / "social" / "post.txt.j2", (1, 10**10))  # a newer mtime, whatever the clock
+    edited = text_environment(tmp_path).get_template("social/post.txt.j2")
+    assert render(edited, {"title": "T"}) == "after: T"
