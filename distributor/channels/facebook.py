@@ -18,7 +18,7 @@ no refresh grant for Page tokens.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar
 
 import requests
@@ -33,11 +33,9 @@ from distributor.channels.base import (
     Receipt,
     StateStore,
 )
+from distributor.channels.lookup import aware, posted_since
 from distributor.domain import PostRendition
 
-# A post created before the delivery existed cannot be this delivery's post; the margin
-# absorbs clock skew between us and Facebook.
-_CLOCK_SKEW = timedelta(minutes=5)
 _LOOKUP_PAGES = 5
 _PAGE_SIZE = 25
 _SPACE = re.compile(r"\s+")
@@ -86,7 +84,7 @@ class Facebook(Channel):
         return Receipt(remote_id=post_id, url=self._post_url(post_id))
 
     def lookup(self, message: Outgoing, *, idempotency_key: str) -> Receipt | None:
-        since = _aware(message.created_at) - _CLOCK_SKEW
+        since = posted_since(message)
         params: dict[str, str | int] = {
             "fields": "id,message,created_time,permalink_url",
             "since": int(since.timestamp()),
@@ -116,7 +114,7 @@ class Facebook(Channel):
 
     def token_expires_at(self) -> datetime | None:
         expires = self.settings.token_expires_at
-        return _aware(expires) if expires else None
+        return aware(expires) if expires else None
 
     # -- posts ----------------------------------------------------------------------------
 
@@ -161,10 +159,6 @@ class Facebook(Channel):
         return meta.graph_call(
             self.http, "GET", self.base + path, params, platform="Facebook", token=self._token
         )
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _same_text(a: str, b: str) -> bool:

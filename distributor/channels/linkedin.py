@@ -37,12 +37,13 @@ from distributor.channels.base import (
     StateStore,
     TokenGrant,
 )
+from distributor.channels.lookup import posted_since
+from distributor.channels.oauth import grant_from
 from distributor.channels.transport import call
 from distributor.domain import PostRendition
 from distributor.rendering.escaping import linkedin_commentary
 
 _DEFAULT_RETRY_AFTER = 60.0
-_CLOCK_SKEW = timedelta(minutes=5)
 _AUTHOR = re.compile(r"^urn:li:(organization|person):\d+$")
 _VERSION = re.compile(r"^20\d{4}$")
 _DUPLICATE_OF = re.compile(r"urn:li:(?:share|ugcPost):\d+")
@@ -216,10 +217,7 @@ class LinkedIn(Channel):
         return Receipt(remote_id=urn, url=post_url(urn))
 
     def lookup(self, message: Outgoing, *, idempotency_key: str) -> Receipt | None:
-        since = message.created_at - _CLOCK_SKEW
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
-        since_ms = since.timestamp() * 1000
+        since_ms = posted_since(message).timestamp() * 1000
         start = 0
         for _ in range(5):
             response = self._call(
@@ -262,20 +260,9 @@ class LinkedIn(Channel):
         if response.status_code in (400, 401):
             raise AuthExpired(f"LinkedIn refused the token refresh: {_problem(response)}")
         self._raise_for(response)
-        body = _body(response)
-        access = body.get("access_token")
-        if not isinstance(access, str):
-            raise ChannelError("LinkedIn's token answer has no access_token", retry_after=30)
-        secrets = {"access_token": access}
-        if isinstance(body.get("refresh_token"), str):
-            secrets["refresh_token"] = body["refresh_token"]
-        expires_in = body.get("expires_in")
-        expires_at = (
-            datetime.now(UTC) + timedelta(seconds=float(expires_in))
-            if isinstance(expires_in, int | float)
-            else datetime.now(UTC) + self.token_lifetime
+        return grant_from(
+            _body(response), platform="LinkedIn", default_lifetime=self.token_lifetime
         )
-        return TokenGrant(secrets=secrets, expires_at=expires_at)
 
     def token_expires_at(self) -> datetime | None:
         return self.settings.token_expires_at

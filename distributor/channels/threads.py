@@ -40,12 +40,12 @@ from distributor.channels.base import (
     StateStore,
     TokenGrant,
 )
+from distributor.channels.lookup import aware, posted_since
 from distributor.channels.transport import call
 from distributor.domain import PostRendition
 from distributor.rendering.text import find_urls
 
 MAX_LINKS = 5
-_CLOCK_SKEW = timedelta(minutes=5)
 _LOOKUP_PAGES = 5
 # Deliveries whose published parts are remembered, so a retry resumes a thread after the
 # last part Threads confirmed instead of posting it again from the top.
@@ -132,7 +132,7 @@ class Threads(Channel):
         done = self._progress(idempotency_key)
         if done:
             return Receipt(remote_id=done[0], url=self._permalink(done[0]))
-        since = _aware(message.created_at) - _CLOCK_SKEW
+        since = posted_since(message)
         params: dict[str, str | int] = {
             "fields": "id,text,timestamp,permalink,link_attachment_url",
             "since": int(since.timestamp()),
@@ -186,7 +186,7 @@ class Threads(Channel):
 
     def token_expires_at(self) -> datetime | None:
         expires = self.settings.token_expires_at
-        return _aware(expires) if expires else None
+        return aware(expires) if expires else None
 
     # -- containers -----------------------------------------------------------------------
 
@@ -286,10 +286,6 @@ def _image_fields(post: PostRendition) -> dict[str, str] | None:
     if image.alt:
         fields["alt_text"] = image.alt
     return fields
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _is_post(item: dict[str, Any], post: PostRendition) -> bool:

@@ -20,7 +20,7 @@ refresh token (single use: the new one in the answer replaces it) at ``/2/oauth2
 from __future__ import annotations
 
 import unicodedata
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import requests
@@ -36,13 +36,14 @@ from distributor.channels.base import (
     StateStore,
     TokenGrant,
 )
+from distributor.channels.lookup import posted_since
+from distributor.channels.oauth import grant_from
 from distributor.channels.transport import call
 from distributor.domain import PostRendition
 
 _DEFAULT_RETRY_AFTER = 60.0
 # Reset epochs are whole seconds of X's clock: one more second so we never come early.
 _RESET_MARGIN = 1.0
-_CLOCK_SKEW = timedelta(minutes=5)
 _DUPLICATE = "duplicate content"
 _ALT_TEXT_MAX = 1000
 _KEPT_DELIVERIES = 50  # thread progress kept per channel (the newest deliveries)
@@ -201,12 +202,9 @@ class X(Channel):
         done = self._progress(idempotency_key)
         if done:
             return self._receipt(done[0])
-        since = message.created_at - _CLOCK_SKEW
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
         params: dict[str, str | int] = {
             "max_results": 100,
-            "start_time": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "start_time": posted_since(message).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "tweet.fields": "created_at,entities",
             "exclude": "replies,retweets",
         }
@@ -245,20 +243,7 @@ class X(Channel):
             if error.permanent:  # 400 invalid_request / invalid_grant: the grant is gone
                 raise AuthExpired(f"X refused the token refresh: {error.message}") from error
             raise
-        body = response.json()
-        access = body.get("access_token") if isinstance(body, dict) else None
-        if not isinstance(access, str):
-            raise ChannelError("X's token answer has no access_token", retry_after=30)
-        secrets = {"access_token": access}
-        if isinstance(body.get("refresh_token"), str):
-            secrets["refresh_token"] = body["refresh_token"]
-        expires_in = body.get("expires_in")
-        expires_at = (
-            datetime.now(UTC) + timedelta(seconds=float(expires_in))
-            if isinstance(expires_in, int | float)
-            else None
-        )
-        return TokenGrant(secrets=secrets, expires_at=expires_at)
+        return grant_from(response.json(), platform="X")
 
     def token_expires_at(self) -> datetime | None:
         return self.settings.token_expires_at
