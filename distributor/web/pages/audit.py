@@ -7,6 +7,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from distributor import audit
+from distributor.audit import AuditRow
+from distributor.logins import Actor
+from distributor.paging import Page
 from distributor.web.auth import ApiActor, PageActor, db_of, user_row
 from distributor.web.pages.common import OptionalId, PageNo, PerPage, ShortText, page_info
 from distributor.web.render import page
@@ -23,15 +26,7 @@ def audit_page(
     action: ShortText = None,
     page_no: PageNo = 1,
 ) -> HTMLResponse:
-    with db_of(request).session() as session:
-        found = audit.audit_page(
-            session,
-            user_row(session, actor),
-            article_id=article,
-            user_email=user or None,
-            action=action or None,
-            page=page_no,
-        )
+    found = _events(request, actor, article, user, action, page=page_no)
     return page(
         request,
         "audit.html",
@@ -54,14 +49,24 @@ def api_audit(
     per_page: PerPage = 50,
 ) -> dict[str, Any]:
     """Who did what, newest first: approvals with the rendition hash, edits, sends, logins…"""
+    found = _events(request, actor, article, user, action, page=page_no, per_page=per_page)
+    return {**page_info(found), "events": [asdict(e) for e in found.items]}
+
+
+def _events(
+    request: Request,
+    actor: Actor,
+    article: int | None,
+    user: str | None,
+    action: str | None,
+    **paging: int,
+) -> Page[AuditRow]:
     with db_of(request).session() as session:
-        found = audit.audit_page(
+        return audit.audit_page(
             session,
             user_row(session, actor),
             article_id=article,
             user_email=user or None,
             action=action or None,
-            page=page_no,
-            per_page=per_page,
+            **paging,
         )
-    return {**page_info(found), "events": [asdict(e) for e in found.items]}

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from distributor import comments, review, services
+from distributor.logins import Actor
 from distributor.rendering.text import MEASURES, measure
 from distributor.scheduler import schedule_article
 from distributor.scheduling import parse_local_datetime
@@ -112,16 +113,7 @@ def approve_form(
     channel: Annotated[str, Form(max_length=100)] = "",
     comment: Annotated[str, Form(max_length=5000)] = "",
 ) -> Response:
-    with db_of(request).session() as session:
-        review.decide(
-            session,
-            article_id,
-            user_row(session, actor),
-            "approve",
-            channels=[channel] if channel else None,
-            comment=comment,
-        )
-    return done(f"/articles/{article_id}", f"Approved {channel or 'all channels'}.")
+    return _decide(request, actor, article_id, "approve", channel, comment)
 
 
 @router.post("/articles/{article_id}/reject", include_in_schema=False)
@@ -132,17 +124,30 @@ def reject_form(
     channel: Annotated[str, Form(max_length=100)] = "",
     comment: Annotated[str, Form(max_length=5000)] = "",
 ) -> Response:
+    return _decide(request, actor, article_id, "reject", channel, comment)
+
+
+def _decide(
+    request: Request,
+    actor: Actor,
+    article_id: int,
+    decision: Literal["approve", "reject"],
+    channel: str,
+    comment: str,
+) -> Response:
+    """A decision for every channel, or for the one named; a rejection needs a comment."""
     with db_of(request).session() as session:
         review.decide(
             session,
             article_id,
             user_row(session, actor),
-            "reject",
+            decision,
             channels=[channel] if channel else None,
             comment=comment,
-            require_comment=True,
+            require_comment=decision == "reject",
         )
-    return done(f"/articles/{article_id}", f"Rejected {channel or 'all channels'}.")
+    decided = "Approved" if decision == "approve" else "Rejected"
+    return done(f"/articles/{article_id}", f"{decided} {channel or 'all channels'}.")
 
 
 @router.post("/articles/{article_id}/schedule", include_in_schema=False)
