@@ -36,8 +36,6 @@ from distributor.channels.base import (
 from distributor.channels.lookup import aware, posted_since
 from distributor.domain import PostRendition
 
-_LOOKUP_PAGES = 5
-_PAGE_SIZE = 25
 _SPACE = re.compile(r"\s+")
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 
@@ -84,29 +82,19 @@ class Facebook(Channel):
         return Receipt(remote_id=post_id, url=self._post_url(post_id))
 
     def lookup(self, message: Outgoing, *, idempotency_key: str) -> Receipt | None:
-        since = posted_since(message)
-        params: dict[str, str | int] = {
-            "fields": "id,message,created_time,permalink_url",
-            "since": int(since.timestamp()),
-            "limit": _PAGE_SIZE,
-        }
-        for _ in range(_LOOKUP_PAGES):
-            page = self._get(f"/{self.settings.page_id}/posts", params)
-            posts = page.get("data")
-            if not isinstance(posts, list):
-                raise ChannelError("the Page's posts are not a JSON list", retry_after=60)
-            for item in posts:
-                if isinstance(item, dict) and _is_post(item, message.post):
-                    post_id = str(item["id"])
-                    return Receipt(post_id, item.get("permalink_url") or self._post_url(post_id))
-            after = (page.get("paging") or {}).get("cursors", {}).get("after")
-            if len(posts) < _PAGE_SIZE or not after:
-                return None
-            params = {**params, "after": str(after)}
-        raise ChannelError(
-            "too many Page posts since the delivery was created to tell whether it landed",
-            retry_after=meta.SERVER_RETRY_AFTER,
+        item = meta.find_since(
+            self._get,
+            f"/{self.settings.page_id}/posts",
+            fields="id,message,created_time,permalink_url",
+            since=posted_since(message),
+            match=lambda item: _is_post(item, message.post),
+            items="the Page's posts",
+            too_many="too many Page posts",
         )
+        if item is None:
+            return None
+        post_id = str(item["id"])
+        return Receipt(post_id, item.get("permalink_url") or self._post_url(post_id))
 
     def check(self) -> str:
         page = self._get(f"/{self.settings.page_id}", {"fields": "id,name"})

@@ -11,8 +11,9 @@ minutes; ``X-App-Usage`` (app and user tokens) only percentages of a rolling hou
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NoReturn
 
 import requests
@@ -34,6 +35,9 @@ LINK_SCRAPE_FAILED = 1609005
 THROTTLE_RETRY_AFTER = 300.0
 SERVER_RETRY_AFTER = 60.0
 POLICY_RETRY_AFTER = 3600.0
+# After an ambiguous outcome, read this many pages of the account's newest posts at most.
+LOOKUP_PAGES = 5
+PAGE_SIZE = 25
 # The linked article may not be reachable for Facebook's scraper yet (just published, cache).
 LINK_RETRY_AFTER = 900.0
 
@@ -157,6 +161,42 @@ def graph_call(
     if not response.ok:
         raise_for(response, platform=platform, after_send=after_send)
     return json_object(response, platform=platform, after_send=after_send)
+
+
+def find_since(
+    get: Callable[[str, dict[str, str | int]], dict[str, Any]],
+    path: str,
+    *,
+    fields: str,
+    since: datetime,
+    match: Callable[[dict[str, Any]], bool],
+    items: str,
+    too_many: str,
+) -> dict[str, Any] | None:
+    """The first of the account's posts listed at ``path`` (newest first, created from
+    ``since`` on) that ``match`` accepts, or None when there is none. ``items`` names the list
+    and ``too_many`` the posts in error messages."""
+    params: dict[str, str | int] = {
+        "fields": fields,
+        "since": int(since.timestamp()),
+        "limit": PAGE_SIZE,
+    }
+    for _ in range(LOOKUP_PAGES):
+        page = get(path, params)
+        posts = page.get("data")
+        if not isinstance(posts, list):
+            raise ChannelError(f"{items} are not a JSON list", retry_after=60)
+        for item in posts:
+            if isinstance(item, dict) and match(item):
+                return item
+        after = (page.get("paging") or {}).get("cursors", {}).get("after")
+        if len(posts) < PAGE_SIZE or not after:
+            return None
+        params = {**params, "after": str(after)}
+    raise ChannelError(
+        f"{too_many} since the delivery was created to tell whether it landed",
+        retry_after=SERVER_RETRY_AFTER,
+    )
 
 
 def json_object(response: requests.Response, *, platform: str, after_send: bool) -> dict[str, Any]:

@@ -46,11 +46,9 @@ from distributor.domain import PostRendition
 from distributor.rendering.text import find_urls
 
 MAX_LINKS = 5
-_LOOKUP_PAGES = 5
 # Deliveries whose published parts are remembered, so a retry resumes a thread after the
 # last part Threads confirmed instead of posting it again from the top.
 _KEPT_DELIVERIES = 50
-_PAGE_SIZE = 25
 _SPACE = re.compile(r"\s+")
 # Threads also links bare "www." hosts; find_urls only sees http(s) URLs.
 _WWW = re.compile(r"(?<![\w/.@-])www\.[^\s/]+\.[^\s]*", re.IGNORECASE)
@@ -132,28 +130,16 @@ class Threads(Channel):
         done = self._progress(idempotency_key)
         if done:
             return Receipt(remote_id=done[0], url=self._permalink(done[0]))
-        since = posted_since(message)
-        params: dict[str, str | int] = {
-            "fields": "id,text,timestamp,permalink,link_attachment_url",
-            "since": int(since.timestamp()),
-            "limit": _PAGE_SIZE,
-        }
-        for _ in range(_LOOKUP_PAGES):
-            page = self._get(f"/{self.settings.user_id}/threads", params)
-            posts = page.get("data")
-            if not isinstance(posts, list):
-                raise ChannelError("the profile's threads are not a JSON list", retry_after=60)
-            for item in posts:
-                if isinstance(item, dict) and _is_post(item, message.post):
-                    return Receipt(str(item["id"]), item.get("permalink"))
-            after = (page.get("paging") or {}).get("cursors", {}).get("after")
-            if len(posts) < _PAGE_SIZE or not after:
-                return None
-            params = {**params, "after": str(after)}
-        raise ChannelError(
-            "too many posts since the delivery was created to tell whether it landed",
-            retry_after=meta.SERVER_RETRY_AFTER,
+        item = meta.find_since(
+            self._get,
+            f"/{self.settings.user_id}/threads",
+            fields="id,text,timestamp,permalink,link_attachment_url",
+            since=posted_since(message),
+            match=lambda item: _is_post(item, message.post),
+            items="the profile's threads",
+            too_many="too many posts",
         )
+        return None if item is None else Receipt(str(item["id"]), item.get("permalink"))
 
     def check(self) -> str:
         me = self._get("/me", {"fields": "id,username"})
