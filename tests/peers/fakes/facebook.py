@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tests.peers.fakes.graph import graph_error, graph_page
 from tests.peers.fakes.server import FakeServer, Reply, Request, route
 
 VERSION = "v25.0"
@@ -89,7 +89,7 @@ class FakeFacebook(FakeServer):
         }
         self.fail(
             400,
-            _error(messages[code], code=code, subcode=2446079 if code == 80001 else None),
+            graph_error(messages[code], code=code, subcode=2446079 if code == 80001 else None),
             headers={"X-Business-Use-Case-Usage": self._usage(100, regain_minutes)},
             path=path,
         )
@@ -98,7 +98,7 @@ class FakeFacebook(FakeServer):
         """The next call is refused by Facebook's abuse checks (code 368): a real failure."""
         self.fail(
             400,
-            _error(
+            graph_error(
                 "(#368) The action attempted has been deemed abusive or is otherwise disallowed",
                 code=368,
             ),
@@ -108,7 +108,9 @@ class FakeFacebook(FakeServer):
     def server_error(self, *, path: str = ".*", times: int = 1) -> None:
         self.fail(
             500,
-            _error("An unexpected error has occurred. Please retry your request later.", code=2),
+            graph_error(
+                "An unexpected error has occurred. Please retry your request later.", code=2
+            ),
             path=path,
             times=times,
         )
@@ -117,13 +119,13 @@ class FakeFacebook(FakeServer):
 
     @route("POST", f"/{VERSION}/{{page_id}}/feed")
     def create_post(self, request: Request, page_id: str) -> Reply:
-        params = _params(request)
+        params = request.params()
         refused = self._refuse(params, page_id)
         if refused:
             return refused
         message, link = params.get("message", ""), params.get("link")
         if not message and not link:
-            return self._reply(400, _error("(#100) Missing message or attachment", code=100))
+            return self._reply(400, graph_error("(#100) Missing message or attachment", code=100))
         with self.lock:
             if self.posts and self.posts[0].message == message and message:
                 return self._duplicate()
@@ -143,7 +145,7 @@ class FakeFacebook(FakeServer):
             return refused
         source = parts.get("source")
         if not source and not params.get("url"):
-            return self._reply(400, _error("(#324) Requires upload file", code=324))
+            return self._reply(400, graph_error("(#324) Requires upload file", code=324))
         caption = params.get("caption", "")
         with self.lock:
             if self.posts and caption and self.posts[0].message == caption:
@@ -162,26 +164,24 @@ class FakeFacebook(FakeServer):
 
     @route("GET", f"/{VERSION}/{{page_id}}/posts")
     def list_posts(self, request: Request, page_id: str) -> Reply:
-        params = _params(request)
+        params = request.params()
         refused = self._refuse(params, page_id)
         if refused:
             return refused
-        since = int(params.get("since") or 0)
-        limit = min(int(params.get("limit") or 25), 100)
-        start = int(params.get("after") or 0)
         with self.lock:
-            visible = [p for p in self.posts if p.created_time.timestamp() >= since]
-        page = visible[start : start + limit]
-        body: dict[str, Any] = {"data": [p.as_graph() for p in page]}
-        if page:
-            body["paging"] = {"cursors": {"before": str(start), "after": str(start + len(page))}}
-            if start + len(page) < len(visible):
-                body["paging"]["next"] = f"{self.api_base}/{page_id}/posts?after={start + limit}"
+            posts = list(self.posts)
+        body = graph_page(
+            posts,
+            params,
+            created=lambda p: p.created_time,
+            as_graph=FacebookPost.as_graph,
+            next_url=f"{self.api_base}/{page_id}/posts",
+        )
         return self._reply(200, body)
 
     @route("GET", f"/{VERSION}/{{page_id}}")
     def read_page(self, request: Request, page_id: str) -> Reply:
-        refused = self._refuse(_params(request), page_id)
+        refused = self._refuse(request.params(), page_id)
         if refused:
             return refused
         return self._reply(200, {"id": page_id, "name": PAGE_NAME})
@@ -189,7 +189,7 @@ class FakeFacebook(FakeServer):
     def not_found(self, request: Request) -> Reply:
         return Reply(
             400,
-            _error(f"Unknown path components: {request.path}", code=2500),
+            graph_error(f"Unknown path components: {request.path}", code=2500),
         )
 
     # -- helpers --------------------------------------------------------------------------
@@ -199,18 +199,18 @@ class FakeFacebook(FakeServer):
         if not token:
             return self._reply(
                 400,
-                _error("An access token is required to request this resource.", code=104),
+                graph_error("An access token is required to request this resource.", code=104),
             )
         with self.lock:
             known = self._tokens.get(token)
         if known is None:
             return self._reply(
-                400, _error("Invalid OAuth access token - Cannot parse access token", code=190)
+                400, graph_error("Invalid OAuth access token - Cannot parse access token", code=190)
             )
         if known.expired:
             return self._reply(
                 400,
-                _error(
+                graph_error(
                     "Error validating access token: Session has expired on Saturday, "
                     "28-Nov-26 05:00:00 PST.",
                     code=190,
@@ -220,7 +220,7 @@ class FakeFacebook(FakeServer):
         if page_id != known.page_id:
             return self._reply(
                 400,
-                _error(
+                graph_error(
                     f"(#200) The permission(s) pages_manage_posts are not available for {page_id}",
                     code=200,
                 ),
@@ -230,7 +230,7 @@ class FakeFacebook(FakeServer):
     def _duplicate(self) -> Reply:
         return self._reply(
             400,
-            _error(
+            graph_error(
                 "(#506) Duplicate status message",
                 code=506,
                 user_title="Duplicate Post",
@@ -250,36 +250,6 @@ class FakeFacebook(FakeServer):
             "estimated_time_to_regain_access": regain_minutes,
         }
         return json.dumps({self.page_id: [entry]})
-
-
-def _params(request: Request) -> dict[str, str]:
-    params = {k: v[-1] for k, v in request.query.items()}
-    if request.body and "x-www-form-urlencoded" in request.headers.get("content-type", ""):
-        params.update(request.form())
-    return params
-
-
-def _error(
-    message: str,
-    *,
-    code: int,
-    subcode: int | None = None,
-    user_title: str | None = None,
-    user_msg: str | None = None,
-) -> dict[str, Any]:
-    error: dict[str, Any] = {
-        "message": message,
-        "type": "OAuthException",
-        "code": code,
-        "fbtrace_id": secrets.token_urlsafe(8),
-    }
-    if subcode is not None:
-        error["error_subcode"] = subcode
-    if user_title:
-        error["error_user_title"] = user_title
-    if user_msg:
-        error["error_user_msg"] = user_msg
-    return {"error": error}
 
 
 def _now() -> datetime:

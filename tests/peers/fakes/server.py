@@ -63,6 +63,13 @@ class Request:
                 parts[name] = payload
         return parts
 
+    def params(self) -> dict[str, str]:
+        """The query's fields, then those of a form body (which win), last value per name."""
+        params = {k: v[-1] for k, v in self.query.items()}
+        if self.body and "x-www-form-urlencoded" in self.headers.get("content-type", ""):
+            params.update(self.form())
+        return params
+
     def arg(self, name: str) -> str | None:
         values = self.query.get(name)
         return values[-1] if values else None

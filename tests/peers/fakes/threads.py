@@ -25,6 +25,7 @@ from typing import Any
 
 import regex
 
+from tests.peers.fakes.graph import graph_error, graph_page
 from tests.peers.fakes.server import FakeServer, Reply, Request, route
 
 VERSION = "v1.0"
@@ -126,7 +127,7 @@ class FakeThreads(FakeServer):
     def refresh(self, request: Request) -> Reply:
         if request.arg("grant_type") != "th_refresh_token":
             return Reply(400, _error("Invalid grant_type", code=100))
-        refused = self._refuse(_params(request))
+        refused = self._refuse(request.params())
         if refused:
             return refused
         new = "THAA" + secrets.token_urlsafe(24)
@@ -145,7 +146,7 @@ class FakeThreads(FakeServer):
 
     @route("POST", f"/{VERSION}/{{user_id}}/threads")
     def create_container(self, request: Request, user_id: str) -> Reply:
-        params = _params(request)
+        params = request.params()
         refused = self._refuse(params, user_id)
         if refused:
             return refused
@@ -192,7 +193,7 @@ class FakeThreads(FakeServer):
 
     @route("POST", f"/{VERSION}/{{user_id}}/threads_publish")
     def publish(self, request: Request, user_id: str) -> Reply:
-        params = _params(request)
+        params = request.params()
         refused = self._refuse(params, user_id)
         if refused:
             return refused
@@ -233,31 +234,26 @@ class FakeThreads(FakeServer):
 
     @route("GET", f"/{VERSION}/{{user_id}}/threads")
     def list_threads(self, request: Request, user_id: str) -> Reply:
-        params = _params(request)
+        params = request.params()
         refused = self._refuse(params, user_id)
         if refused:
             return refused
-        since = int(params.get("since") or 0)
-        limit = min(int(params.get("limit") or 25), 100)
-        start = int(params.get("after") or 0)
         with self.lock:
-            visible = [p for p in self.roots() if p.timestamp.timestamp() >= since]
-        page = visible[start : start + limit]
-        body: dict[str, Any] = {"data": [p.as_graph() for p in page]}
-        if page:
-            body["paging"] = {"cursors": {"before": str(start), "after": str(start + len(page))}}
-        return Reply(200, body)
+            roots = self.roots()
+        return Reply(
+            200, graph_page(roots, params, created=lambda p: p.timestamp, as_graph=Media.as_graph)
+        )
 
     @route("GET", f"/{VERSION}/me")
     def me(self, request: Request) -> Reply:
-        refused = self._refuse(_params(request))
+        refused = self._refuse(request.params())
         if refused:
             return refused
         return Reply(200, {"id": USER_ID, "username": USERNAME})
 
     @route("GET", f"/{VERSION}/{{object_id}}")
     def read(self, request: Request, object_id: str) -> Reply:
-        refused = self._refuse(_params(request))
+        refused = self._refuse(request.params())
         if refused:
             return refused
         with self.lock:
@@ -312,13 +308,6 @@ class FakeThreads(FakeServer):
         return None
 
 
-def _params(request: Request) -> dict[str, str]:
-    params = {k: v[-1] for k, v in request.query.items()}
-    if request.body and "x-www-form-urlencoded" in request.headers.get("content-type", ""):
-        params.update(request.form())
-    return params
-
-
 def _usage(percent: int, regain_minutes: int) -> str:
     entry = {
         "type": "threads",
@@ -338,14 +327,6 @@ def _error(
     user_msg: str | None = None,
     type_: str = "THApiException",
 ) -> dict[str, Any]:
-    error: dict[str, Any] = {
-        "message": message,
-        "type": "OAuthException" if code in (104, 190) else type_,
-        "code": code,
-        "fbtrace_id": secrets.token_urlsafe(8),
-    }
-    if subcode is not None:
-        error["error_subcode"] = subcode
-    if user_msg:
-        error["error_user_msg"] = user_msg
-    return {"error": error}
+    # Token errors are OAuth errors on Threads too; the rest are Threads' own.
+    type_ = "OAuthException" if code in (104, 190) else type_
+    return graph_error(message, code=code, type_=type_, subcode=subcode, user_msg=user_msg)
