@@ -7,12 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
-from distributor.channels.base import AuthExpired, ChannelError, MemoryState, Outgoing
+from distributor.channels.base import AuthExpired, ChannelError, Outgoing
 from distributor.channels.facebook import Facebook
 from distributor.domain import Image, PostRendition
-from distributor.http import make_session
 from tests.channels.ledger import (
     channel_row,
     delivery,
@@ -20,14 +18,21 @@ from tests.channels.ledger import (
     reconcile,
     send_when_due,
 )
-from tests.channels.posting import make_due, post_setup, the_rate_limit_resets, the_row
+from tests.channels.posting import (
+    LINK,
+    PNG,
+    adapter,
+    assert_rate_limited_without_an_attempt,
+    outgoing,
+    post_setup,
+    the_rate_limit_resets,
+    the_row,
+)
 from tests.factories import send_due
 from tests.peers.fakes.facebook import PAGE_ID, PAGE_TOKEN, FakeFacebook
 from tests.peers.mastodon import free_port
 
-LINK = "https://ishr.ch/latest-updates/civil-society-meets-secretary-general/"
 TEXT = f"Civil society meets the Secretary-General: what was said & what's next {LINK}"
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
 
 @pytest.fixture
@@ -41,8 +46,7 @@ def _options(fake: FakeFacebook, token: str = PAGE_TOKEN) -> dict[str, str]:
 
 
 def _channel(fake: FakeFacebook, *, token: str = PAGE_TOKEN, timeout: float = 5.0) -> Facebook:
-    config = Facebook.Config.model_validate(_options(fake, token))
-    return Facebook(config, make_session(timeout=timeout, allow_private=True), MemoryState())
+    return adapter(Facebook, _options(fake, token), timeout=timeout)
 
 
 def _post(text: str = TEXT, *, link: str | None = LINK, image: bool = False) -> PostRendition:
@@ -59,12 +63,7 @@ def _post(text: str = TEXT, *, link: str | None = LINK, image: bool = False) -> 
 
 
 def _message(post: PostRendition | None = None, *, image: bool = False) -> Outgoing:
-    return Outgoing(
-        post=post or _post(image=image),
-        created_at=datetime.now(UTC),
-        image_bytes=PNG if image else None,
-        image_mime="image/png" if image else None,
-    )
+    return outgoing(post or _post(image=image), image=image)
 
 
 def test_a_link_post_sends_the_text_and_the_link_with_the_token_in_the_body(
@@ -131,10 +130,7 @@ def test_an_expired_page_token_means_the_page_needs_reconnecting(fake: FakeFaceb
 def test_a_token_for_another_page_is_a_lost_permission_that_needs_reconnecting(
     fake: FakeFacebook,
 ) -> None:
-    config = Facebook.Config(
-        page_id="999", page_access_token=SecretStr(PAGE_TOKEN), api_base=fake.api_base
-    )
-    channel = Facebook(config, make_session(timeout=5, allow_private=True), MemoryState())
+    channel = adapter(Facebook, {**_options(fake), "page_id": "999"})
 
     with pytest.raises(AuthExpired):
         channel.publish(_message(), idempotency_key="delivery-5")
@@ -187,12 +183,10 @@ def test_check_names_the_page(fake: FakeFacebook) -> None:
 
 
 def test_a_refused_connection_is_retryable_and_never_shows_the_token() -> None:
-    config = Facebook.Config(
-        page_id=PAGE_ID,
-        page_access_token=SecretStr(PAGE_TOKEN),
-        api_base=f"http://127.0.0.1:{free_port()}/v25.0",
+    nobody = f"http://127.0.0.1:{free_port()}/v25.0"
+    channel = adapter(
+        Facebook, {"page_id": PAGE_ID, "page_access_token": PAGE_TOKEN, "api_base": nobody}
     )
-    channel = Facebook(config, make_session(timeout=5, allow_private=True), MemoryState())
 
     with pytest.raises(ChannelError) as caught:
         channel.lookup(_message(), idempotency_key="delivery-11")
@@ -203,10 +197,7 @@ def test_a_refused_connection_is_retryable_and_never_shows_the_token() -> None:
 
 def test_a_known_token_expiry_is_reported_for_the_daily_check(fake: FakeFacebook) -> None:
     expires = datetime(2027, 1, 27, 12, 0, tzinfo=UTC)
-    config = Facebook.Config.model_validate(
-        {**_options(fake), "token_expires_at": expires.isoformat()}
-    )
-    channel = Facebook(config, make_session(timeout=5, allow_private=True), MemoryState())
+    channel = adapter(Facebook, {**_options(fake), "token_expires_at": expires.isoformat()})
 
     assert channel.token_expires_at() == expires
     assert _channel(fake).token_expires_at() is None
@@ -278,12 +269,8 @@ def test_a_page_throttled_five_times_in_a_row_posts_once_without_using_an_attemp
     for _ in range(5):
         fake.throttle(regain_minutes=12)
         assert send_due(setup) == {"pending": 1}
-        row = the_row(setup, "fb")
-        assert (row.state, row.attempts) == ("pending", 0), "being told to wait is no failure"
-        assert (row.last_error or "").startswith("waiting for facebook rate limit until")
+        row = assert_rate_limited_without_an_attempt(setup, "fb")
         assert row.not_before >= row.updated_at + timedelta(minutes=12) - timedelta(seconds=1)
-        make_due(setup, "fb")
-        assert send_due(setup) == {"pending": 1}, "dispatched early, the Page still waits"
         the_rate_limit_resets(setup)
     assert send_due(setup) == {"sent": 1}
     (post,) = fake.posts

@@ -11,16 +11,24 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from distributor.channels.base import AuthExpired, ChannelError, MemoryState, Outgoing
+from distributor.channels.base import AuthExpired, ChannelError, Outgoing
 from distributor.channels.linkedin import LinkedIn, seconds_until_midnight_utc
 from distributor.domain import LinkCard, PostRendition
-from distributor.http import make_session
 from distributor.secrets import open_config
-from tests.channels.posting import LINK, channel_row, make_due, post_setup, reconcile, the_row
+from tests.channels.posting import (
+    LINK,
+    PNG,
+    adapter,
+    channel_row,
+    make_due,
+    outgoing,
+    post_setup,
+    reconcile,
+    the_row,
+)
 from tests.factories import send_due
 from tests.peers.fakes.linkedin import ORG, FakeLinkedIn, little_text
 
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 TEXT = "Civil society meets the UN #SecretaryGeneral (in Geneva) @ the Palais_des_Nations"
 CARD = LinkCard(
     uri=LINK,
@@ -49,8 +57,7 @@ def _options(fake: FakeLinkedIn, **extra: Any) -> dict[str, Any]:
 
 
 def _channel(fake: FakeLinkedIn, **extra: Any) -> LinkedIn:
-    config = LinkedIn.Config.model_validate(_options(fake, **extra))
-    return LinkedIn(config, make_session(timeout=2.0, allow_private=True), MemoryState())
+    return adapter(LinkedIn, _options(fake, **extra), timeout=2.0)
 
 
 def _post(text: str = TEXT, *, card: LinkCard | None = CARD) -> PostRendition:
@@ -60,12 +67,7 @@ def _post(text: str = TEXT, *, card: LinkCard | None = CARD) -> PostRendition:
 
 
 def _message(post: PostRendition | None = None, *, image: bool = False) -> Outgoing:
-    return Outgoing(
-        post=post or _post(),
-        created_at=datetime.now(UTC),
-        image_bytes=PNG if image else None,
-        image_mime="image/png" if image else None,
-    )
+    return outgoing(post or _post(), image=image)
 
 
 # -- the adapter alone --------------------------------------------------------------------

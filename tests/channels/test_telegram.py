@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
-from distributor.channels.base import AuthExpired, ChannelError, MemoryState, Outgoing
+from distributor.channels.base import AuthExpired, ChannelError, Outgoing
 from distributor.channels.telegram import Telegram
 from distributor.domain import Image, PostRendition
-from distributor.http import make_session
 from distributor.sending import Sender
 from tests.channels.ledger import channel_row, delivery, one_channel_setup, reconcile
-from tests.channels.posting import make_due, post_setup, the_rate_limit_resets, the_row
+from tests.channels.posting import (
+    PNG,
+    adapter,
+    assert_rate_limited_without_an_attempt,
+    outgoing,
+    post_setup,
+    the_rate_limit_resets,
+    the_row,
+)
 from tests.factories import send_due
 from tests.peers.fakes.telegram import BOT_TOKEN, CHANNEL, FakeTelegram, parse_html
 from tests.peers.mastodon import free_port
@@ -23,7 +29,6 @@ from tests.peers.mastodon import free_port
 LINK = "https://ishr.ch/latest-updates/civil-society-meets-secretary-general/?lang=en&src=tg"
 TITLE = "UN <Human Rights> Council & civil society: 'what's next?'"
 TEXT = f"{TITLE}\n\n{LINK}"
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
 
 @pytest.fixture
@@ -37,8 +42,7 @@ def _options(fake: FakeTelegram, token: str = BOT_TOKEN) -> dict[str, str]:
 
 
 def _channel(fake: FakeTelegram, *, token: str = BOT_TOKEN, timeout: float = 5.0) -> Telegram:
-    config = Telegram.Config.model_validate(_options(fake, token))
-    return Telegram(config, make_session(timeout=timeout, allow_private=True), MemoryState())
+    return adapter(Telegram, _options(fake, token), timeout=timeout)
 
 
 def _post(text: str = TEXT, *, image: bool = False) -> PostRendition:
@@ -53,12 +57,7 @@ def _post(text: str = TEXT, *, image: bool = False) -> PostRendition:
 
 
 def _message(post: PostRendition | None = None, *, image: bool = False) -> Outgoing:
-    return Outgoing(
-        post=post or _post(image=image),
-        created_at=datetime.now(UTC),
-        image_bytes=PNG if image else None,
-        image_mime="image/png" if image else None,
-    )
+    return outgoing(post or _post(image=image), image=image)
 
 
 def test_a_channel_post_is_escaped_html_that_reads_exactly_as_approved(
@@ -170,10 +169,8 @@ def test_a_server_error_after_sending_is_ambiguous(fake: FakeTelegram) -> None:
 
 
 def test_a_refused_connection_never_shows_the_token_in_the_error() -> None:
-    config = Telegram.Config(
-        bot_token=SecretStr(BOT_TOKEN), chat_id=CHANNEL, api_base=f"http://127.0.0.1:{free_port()}"
-    )
-    channel = Telegram(config, make_session(timeout=5, allow_private=True), MemoryState())
+    nobody = f"http://127.0.0.1:{free_port()}"
+    channel = adapter(Telegram, {"bot_token": BOT_TOKEN, "chat_id": CHANNEL, "api_base": nobody})
 
     with pytest.raises(ChannelError) as caught:
         channel.publish(_message(), idempotency_key="delivery-8")
@@ -216,12 +213,8 @@ def test_flood_control_five_times_in_a_row_uses_no_attempt_and_the_post_goes_out
     for _ in range(5):
         fake.flood(retry_after=40)
         assert send_due(setup) == {"pending": 1}
-        row = the_row(setup, "tg")
-        assert (row.state, row.attempts) == ("pending", 0), "being told to wait is no failure"
-        assert (row.last_error or "").startswith("waiting for telegram rate limit until")
+        row = assert_rate_limited_without_an_attempt(setup, "tg")
         assert row.not_before >= row.updated_at + timedelta(seconds=39), "never before it"
-        make_due(setup, "tg")
-        assert send_due(setup) == {"pending": 1}, "dispatched early, the bot still waits"
         the_rate_limit_resets(setup)
     assert send_due(setup) == {"sent": 1}
     assert len(fake.posts) == 1

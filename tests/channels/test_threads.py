@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from distributor import tokens
-from distributor.channels.base import AuthExpired, ChannelError, MemoryState, Outgoing
+from distributor.channels.base import AuthExpired, ChannelError, Outgoing
 from distributor.channels.threads import Threads, count_links
 from distributor.domain import Image, PostRendition
-from distributor.http import make_session
 from distributor.sending import build_channel
 from tests.channels.ledger import (
     channel_row,
@@ -21,10 +20,10 @@ from tests.channels.ledger import (
     reconcile,
     send_when_due,
 )
+from tests.channels.posting import LINK, adapter, outgoing
 from tests.factories import send_due
 from tests.peers.fakes.threads import TOKEN, USER_ID, FakeThreads
 
-LINK = "https://ishr.ch/latest-updates/civil-society-meets-secretary-general/"
 TEXT = f"Civil society meets the Secretary-General 🤝 {LINK}"
 IMAGE_URL = "https://ishr.ch/media/delegates.jpg"
 
@@ -47,8 +46,7 @@ def _options(fake: FakeThreads, token: str = TOKEN) -> dict[str, str]:
 
 
 def _channel(fake: FakeThreads, *, token: str = TOKEN) -> Threads:
-    config = Threads.Config.model_validate(_options(fake, token))
-    return QuickThreads(config, make_session(timeout=5, allow_private=True), MemoryState())
+    return adapter(QuickThreads, _options(fake, token))
 
 
 def _post(
@@ -70,7 +68,7 @@ def _post(
 
 
 def _message(post: PostRendition | None = None) -> Outgoing:
-    return Outgoing(post=post or _post(), created_at=datetime.now(UTC))
+    return outgoing(post or _post())
 
 
 def test_a_text_post_is_created_as_a_container_then_published(fake: FakeThreads) -> None:

@@ -11,16 +11,19 @@ from typing import Any
 
 import pytest
 
-from distributor.channels.base import AuthExpired, ChannelError, MemoryState, Outgoing
+from distributor.channels.base import AuthExpired, ChannelError, Outgoing
 from distributor.channels.x import X, retry_after_from
 from distributor.domain import Image, PostRendition
-from distributor.http import make_session
 from distributor.secrets import open_config
 from tests.channels.posting import (
     LINK,
+    PNG,
+    adapter,
+    assert_rate_limited_without_an_attempt,
     audit_actions,
     channel_row,
     make_due,
+    outgoing,
     post_setup,
     reconcile,
     the_rate_limit_resets,
@@ -29,7 +32,6 @@ from tests.channels.posting import (
 from tests.factories import send_due
 from tests.peers.fakes.x import CLIENT_ID, USER_ID, USERNAME, FakeX
 
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 TEXT = f"Civil society meets the UN Secretary-General {LINK}"
 KEY = "test-secret-key-not-for-production"
 
@@ -54,8 +56,7 @@ def _options(fake: FakeX, **extra: Any) -> dict[str, Any]:
 
 
 def _channel(fake: FakeX, **extra: Any) -> X:
-    config = X.Config.model_validate(_options(fake, **extra))
-    return X(config, make_session(timeout=2.0, allow_private=True), MemoryState())
+    return adapter(X, _options(fake, **extra), timeout=2.0)
 
 
 def _post(
@@ -73,12 +74,7 @@ def _post(
 
 
 def _message(post: PostRendition | None = None, *, image: bool = False) -> Outgoing:
-    return Outgoing(
-        post=post or _post(),
-        created_at=datetime.now(UTC),
-        image_bytes=PNG if image else None,
-        image_mime="image/png" if image else None,
-    )
+    return outgoing(post or _post(), image=image)
 
 
 # -- the adapter alone --------------------------------------------------------------------
@@ -249,13 +245,9 @@ def test_five_429s_in_a_row_use_no_attempt_and_the_post_goes_out_once_after_them
     for _ in range(5):
         fake_x.limit_posts(100, used=100, reset_in=600)
         assert send_due(setup) == {"pending": 1}
-        row = the_row(setup, "x-main")
-        assert (row.state, row.attempts) == ("pending", 0), "being told to wait is no failure"
-        assert (row.last_error or "").startswith("waiting for x rate limit until")
-        assert row.not_before.timestamp() >= fake_x.window_reset, "never before X's reset"
         assert send_due(setup) == {}, "not due before the reset"
-        make_due(setup, "x-main")
-        assert send_due(setup) == {"pending": 1}, "dispatched early, the account still waits"
+        row = assert_rate_limited_without_an_attempt(setup, "x-main")
+        assert row.not_before.timestamp() >= fake_x.window_reset, "never before X's reset"
         the_rate_limit_resets(setup)
     fake_x.limit_posts(100)
     assert send_due(setup) == {"sent": 1}
