@@ -127,8 +127,8 @@ class Newsletter:
             rendition_id, channel_id, channel.config["list_id"], template, transport, settings
         )
 
-    def submit(self, recipient: Recipient) -> str:
-        """Personalise and hand over (``confirm`` gives the verdict); returns the Message-ID."""
+    def prepare(self, recipient: Recipient) -> Prepared:
+        """The recipient's own message; ChannelError (permanent) when it cannot be made."""
         token = make_token(
             self.settings.secret_key.get_secret_value(), recipient.subscriber_id, self.list_id
         )
@@ -142,8 +142,15 @@ class Newsletter:
             )
         except InvalidRecipient as error:
             raise ChannelError(f"not sent: {error}", permanent=True) from None
-        self.transport.submit(raw, sender=self.template.envelope_sender, recipient=recipient.email)
-        return f"<{recipient.idem_key}@{self.template.message_id_domain}>"
+        message_id = f"<{recipient.idem_key}@{self.template.message_id_domain}>"
+        return Prepared(raw, recipient.email, message_id)
+
+    def submit(self, prepared: Prepared) -> str:
+        """Hand the message over (``confirm`` gives the verdict); returns its Message-ID."""
+        self.transport.submit(
+            prepared.raw, sender=self.template.envelope_sender, recipient=prepared.recipient
+        )
+        return prepared.message_id
 
     def confirm(self) -> None:
         self.transport.confirm()
@@ -153,6 +160,15 @@ class Newsletter:
 
     def close(self) -> None:
         self.transport.close()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One recipient's message, personalised and ready to hand over."""
+
+    raw: bytes
+    recipient: str
+    message_id: str
 
 
 def _dot_atom(name: str) -> str:

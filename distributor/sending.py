@@ -369,7 +369,7 @@ class Sender:
         Each recipient is claimed and guarded in its own transaction, committed before the
         message leaves; the next transaction records the verdict on it, so a send costs one
         commit."""
-        from distributor.newsletter import Newsletter
+        from distributor.newsletter import Newsletter, Prepared
 
         outcome: dict[str, int] = {}
         if not delivery_ids:
@@ -398,13 +398,15 @@ class Sender:
                 progress(1)
 
         # One connection for the batch, one transaction (commit) per recipient. The next
-        # recipient is claimed while the server is still taking the previous message; its
-        # verdict is read, and recorded, in the same transaction.
+        # recipient is claimed and their message personalised while the server is still
+        # taking the previous message; its verdict is read, and recorded, in the same
+        # transaction.
         connection = self.db.engine.connect()
         submitted: tuple[int, str] | None = None  # handed over, verdict not yet read
         try:
             for delivery_id in [*delivery_ids, None]:
                 failure: tuple[int, ChannelError] | None = None
+                prepared: Prepared | ChannelError | None = None
                 with connection.begin():
                     now = utcnow()
                     recipient = None
@@ -418,6 +420,11 @@ class Sender:
                             now=now,
                             lease=self.lease,
                         )
+                    if recipient is not None:
+                        try:
+                            prepared = newsletter.prepare(recipient)
+                        except ChannelError as error:
+                            prepared = error
                     if submitted is not None:
                         try:
                             newsletter.confirm()
@@ -434,11 +441,13 @@ class Sender:
                     count(self._email_failed(newsletter, *failure))
                 if delivery_id is None:
                     break
-                if recipient is None:
+                if recipient is None or prepared is None:
                     count("skipped")
                     continue
                 try:
-                    submitted = (delivery_id, newsletter.submit(recipient))
+                    if isinstance(prepared, ChannelError):
+                        raise prepared
+                    submitted = (delivery_id, newsletter.submit(prepared))
                 except ChannelError as error:
                     count(self._email_failed(newsletter, delivery_id, error))
         finally:

@@ -215,16 +215,18 @@ class SmtpConnection:
         assert smtp is not None
         try:
             try:
-                code, reply = smtp.mail(sender)
+                code, reply = smtp.docmd("MAIL", f"FROM:<{sender}>")
             except (smtplib.SMTPServerDisconnected, OSError):
                 # Servers close sessions left idle between batches; nothing was sent yet.
                 self.reconnect()
                 assert self._smtp is not None
                 smtp = self._smtp
-                code, reply = smtp.mail(sender)
+                code, reply = smtp.docmd("MAIL", f"FROM:<{sender}>")
             if code != 250:
                 raise self._refused(code, reply, "MAIL FROM")
-            code, reply = smtp.rcpt(recipient)
+            # Both addresses passed _ENVELOPE_ADDRESS above: no quoting needed (smtplib would
+            # parse each again with the email package).
+            code, reply = smtp.docmd("RCPT", f"TO:<{recipient}>")
             if code not in (250, 251):
                 raise self._refused(code, reply, f"RCPT TO <{recipient}>")
             code, reply = smtp.docmd("DATA")
