@@ -378,7 +378,7 @@ class Sender:
             first = session.get(t.Delivery, delivery_ids[0])
             if first is None:
                 return outcome
-            channel_id = first.channel_id
+            channel_id, article_id = first.channel_id, first.article_id
             opened: Newsletter | None = None
             problem = ""
             try:
@@ -453,6 +453,17 @@ class Sender:
         finally:
             connection.close()
             newsletter.close()
+            if outcome:
+                # One audit entry per batch: the ledger has each recipient; the audit log says
+                # what went out when, without a row per subscriber.
+                with self.db.session() as session:
+                    session.add(
+                        t.AuditEvent(
+                            action="send",
+                            article_id=article_id,
+                            detail={"channel_id": channel_id, "newsletter_batch": outcome},
+                        )
+                    )
         return outcome
 
     def _email_failed(self, newsletter: Any, delivery_id: int, error: ChannelError) -> str:

@@ -141,3 +141,16 @@ def test_a_channel_that_cannot_be_opened_is_marked_and_its_mail_held(
         }
     assert states == {"pending"}
     assert send_due(setup) == {}, "the dispatcher leaves a broken channel alone"
+
+
+def test_each_newsletter_batch_leaves_one_send_entry_in_the_audit_log(
+    tmp_path: Path, smtp_server: SmtpPeer
+) -> None:
+    setup = _setup(tmp_path, smtp_server)
+    approve_all(setup, channels=["newsletter"])
+    schedule_now(setup, channels=["newsletter"])
+    assert send_due(setup) == {"sent": 3}
+    with setup.db.session() as session:
+        sends = session.scalars(select(t.AuditEvent).where(t.AuditEvent.action == "send")).all()
+    assert [event.article_id for event in sends] == [setup.article_id]
+    assert sends[0].detail["newsletter_batch"] == {"sent": 3}
