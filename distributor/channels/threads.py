@@ -40,7 +40,7 @@ from distributor.channels.base import (
     StateStore,
     TokenGrant,
 )
-from distributor.channels.lookup import aware, posted_since
+from distributor.channels.lookup import aware, complete_thread, posted_since
 from distributor.channels.transport import call
 from distributor.domain import PostRendition
 from distributor.rendering.text import find_urls
@@ -129,7 +129,8 @@ class Threads(Channel):
     def lookup(self, message: Outgoing, *, idempotency_key: str) -> Receipt | None:
         done = self._progress(idempotency_key)
         if done:
-            return Receipt(remote_id=done[0], url=self._permalink(done[0]))
+            first = Receipt(remote_id=done[0], url=self._permalink(done[0]))
+            return complete_thread(first, len(done), message.post)
         item = meta.find_since(
             self._get,
             f"/{self.settings.user_id}/threads",

@@ -36,7 +36,7 @@ from distributor.channels.base import (
     StateStore,
     TokenGrant,
 )
-from distributor.channels.lookup import posted_since
+from distributor.channels.lookup import complete_thread, posted_since
 from distributor.channels.oauth import grant_from
 from distributor.channels.transport import call
 from distributor.domain import PostRendition
@@ -201,7 +201,7 @@ class X(Channel):
     def lookup(self, message: Outgoing, *, idempotency_key: str) -> Receipt | None:
         done = self._progress(idempotency_key)
         if done:
-            return self._receipt(done[0])
+            return complete_thread(self._receipt(done[0]), len(done), message.post)
         params: dict[str, str | int] = {
             "max_results": 100,
             "start_time": posted_since(message).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -119,6 +119,20 @@ def test_a_thread_cut_short_resumes_after_its_last_confirmed_post(fake_x: FakeX)
     assert receipt.remote_id == first.id and reply.reply_to == first.id
 
 
+def test_a_thread_that_stops_part_way_is_left_to_a_person_not_called_sent(fake_x: FakeX) -> None:
+    x = _channel(fake_x)
+    message = _message(_post(thread=["2/2 end"]))
+    fake_x.limit_posts(1)
+    with pytest.raises(ChannelError):
+        x.publish(message, idempotency_key="k")
+    with pytest.raises(ChannelError, match=r"stops after part 1 of 2.*by hand") as undecided:
+        x.lookup(message, idempotency_key="k")
+    assert undecided.value.permanent, "reconciliation must not resend: the reply may be live"
+    fake_x.limit_posts(100)
+    receipt = x.publish(message, idempotency_key="k")
+    assert x.lookup(message, idempotency_key="k") == receipt
+
+
 def test_429_waits_until_the_reset_epoch_x_sends(fake_x: FakeX) -> None:
     x = _channel(fake_x)
     fake_x.limit_posts(100, used=100, reset_in=600)
