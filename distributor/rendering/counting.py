@@ -11,6 +11,7 @@ Where a limit is unverified, the stricter reading of "characters" is taken: UTF-
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 import regex
@@ -40,6 +41,9 @@ TELEGRAM_CAPTION_LIMIT = 1024  # sendPhoto captions: an adapter sending a photo 
 
 _GRAPHEME = regex.compile(r"\X")
 _EMOJI = regex.compile(r"[\p{Extended_Pictographic}\p{Regional_Indicator}\u20e3]")
+# Every character _EMOJI matches lies in these ranges (© ® and U+203C up): a cheap first test
+# that lets typical punctuation (’ – “ ”) skip the Unicode-property search.
+_MAYBE_EMOJI = re.compile("[\u00a9\u00ae\u203c-\U0010ffff]")
 
 
 def utf16_length(text: str) -> int:
@@ -57,7 +61,7 @@ def threads_length(text: str) -> int:
     """Threads: characters, but "emojis are counted as the number of UTF-8 bytes". Counted
     per grapheme cluster: an emoji sequence costs its UTF-8 bytes (a ZWJ family 25), anything
     else its code points."""
-    if text.isascii() or _EMOJI.search(text) is None:
+    if text.isascii() or not _MAYBE_EMOJI.search(text) or _EMOJI.search(text) is None:
         return len(text)
     total = 0
     for cluster in _GRAPHEME.findall(text):
