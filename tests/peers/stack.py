@@ -105,8 +105,10 @@ class Stack:
                 except ProcessLookupError:
                     continue
         for process in self.processes:
+            # The test has its verdict; a worker still polling the embedded broker need not
+            # be waited for long.
             try:
-                process.wait(timeout=15)
+                process.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=5)
