@@ -8,6 +8,8 @@ hop), so a name that resolves to an internal address, or rebinds to one, is refu
 from __future__ import annotations
 
 import ipaddress
+import logging
+import re
 import socket
 from typing import Any
 
@@ -119,6 +121,32 @@ def caused_by(
         pending.extend([*current.args, getattr(current, "reason", None)])
         pending.extend([current.__cause__, current.__context__])
     return None
+
+
+# Credentials some platforms take in the URL itself: Graph's access_token query parameter,
+# Telegram's /bot<token>/ path. urllib3 logs every request line at DEBUG.
+_URL_SECRETS = (
+    (re.compile(r"((?:access_token|client_secret|refresh_token)=)[^&\s\"]+"), r"\1[redacted]"),
+    (re.compile(r"/bot\d+:[\w-]+"), "/bot[redacted]"),
+)
+
+
+class RedactUrlSecrets(logging.Filter):
+    """Rewrites a log record's message without the credentials a URL may carry."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = message
+        for pattern, replacement in _URL_SECRETS:
+            redacted = pattern.sub(replacement, redacted)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+_urllib3_log = logging.getLogger("urllib3.connectionpool")
+if not any(isinstance(f, RedactUrlSecrets) for f in _urllib3_log.filters):
+    _urllib3_log.addFilter(RedactUrlSecrets())
 
 
 def make_session(*, timeout: float = 10.0, allow_private: bool = False) -> requests.Session:
