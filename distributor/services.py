@@ -134,10 +134,12 @@ def edit_rendition(
     session: Session,
     rendition: t.Rendition,
     user: t.User,
-    changes: dict[str, str],
+    changes: dict[str, Any],
     settings: Settings,
 ) -> t.Rendition:
-    """Apply a person's edit; the new content gets a new hash, which voids earlier approvals."""
+    """Apply a person's edit (``text`` and ``thread``, a post's replies, or an email's
+    ``subject`` and ``preheader``); the new content gets a new hash, which voids earlier
+    approvals."""
     from distributor.domain import canonical_hash
     from distributor.editing import rebuild_post
 
@@ -149,8 +151,10 @@ def edit_rendition(
                 from distributor.ingest.sanitize import single_line
 
                 payload[field] = single_line(changes[field], 200)
-    elif "text" in changes:
-        rebuilt = rebuild_post(payload, changes["text"])
+    elif "text" in changes or "thread" in changes:
+        rebuilt = rebuild_post(
+            payload, changes.get("text", payload.get("text", "")), thread=changes.get("thread")
+        )
         payload = {**rebuilt, "kind": "post"}
     rendition.payload = payload
     rendition.content_hash = canonical_hash(payload)

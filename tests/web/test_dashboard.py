@@ -504,3 +504,46 @@ def test_an_unreachable_mail_server_is_reported_and_audited(
     assert check.json()["ok"] is False and check.json()["detail"]
     [checked] = _audit(setup, "channel_check")
     assert checked.detail["ok"] is False
+
+
+def _give_a_thread(setup: Setup, rendition_id: int, replies: list[str]) -> None:
+    with setup.db.session() as session:
+        row = session.get(t.Rendition, rendition_id)
+        assert row is not None and row.payload is not None
+        row.payload = {**row.payload, "thread": replies}
+
+
+def test_a_threads_replies_are_edited_in_place_and_an_emptied_one_is_dropped(
+    setup: Setup,
+) -> None:
+    rendition = _rendition(setup, "social-outbox")
+    _give_a_thread(setup, rendition, ["More on the meeting 2/3", "The end 3/3"])
+    editor = browser_for(setup, EDITOR)
+    page = editor.get(f"/articles/{setup.article_id}").text
+    assert "Reply 2 of 3" in page and "The end 3/3" in page
+    answer = editor.post(
+        f"/articles/{setup.article_id}/renditions/{rendition}/edit",
+        {"text": "The meeting 1/2", "thread": ["What was said 2/2", ""]},
+    )
+    assert answer.status_code == 303
+    with setup.db.session() as session:
+        payload = session.get(t.Rendition, rendition).payload  # type: ignore[union-attr]
+    assert payload is not None
+    assert (payload["text"], payload["thread"]) == ("The meeting 1/2", ["What was said 2/2"])
+
+
+def test_a_reply_over_the_limit_is_refused_through_the_api_naming_the_reply(
+    setup: Setup,
+) -> None:
+    rendition = _rendition(setup, "social-outbox")
+    _give_a_thread(setup, rendition, ["More 2/2"])
+    editor = browser_for(setup, EDITOR)
+    answer = editor.client.post(
+        f"/api/articles/{setup.article_id}/renditions/{rendition}",
+        json={"thread": ["x" * 501]},
+        headers={"X-CSRF-Token": editor.csrf},
+    )
+    assert answer.status_code == 422 and "reply 2" in answer.text, answer.text
+    with setup.db.session() as session:
+        payload = session.get(t.Rendition, rendition).payload  # type: ignore[union-attr]
+    assert payload is not None and payload["thread"] == ["More 2/2"], "nothing half-saved"

@@ -34,6 +34,9 @@ Text = Annotated[str | None, Form(max_length=10_000)]
 
 class EditIn(BaseModel):
     text: str | None = Field(default=None, max_length=10_000, description="A post's new text.")
+    thread: list[Annotated[str, Field(max_length=10_000)]] | None = Field(
+        default=None, max_length=20, description="A post's replies, in order; empty ones dropped."
+    )
     subject: str | None = Field(default=None, max_length=500)
     preheader: str | None = Field(default=None, max_length=500)
 
@@ -47,19 +50,26 @@ class MeasureIn(BaseModel):
     text: str = Field(max_length=10_000)
 
 
-def _changes(text: str | None, subject: str | None, preheader: str | None) -> dict[str, str]:
-    changes = {
+def _changes(
+    text: str | None,
+    subject: str | None,
+    preheader: str | None,
+    thread: list[str] | None = None,
+) -> dict[str, Any]:
+    changes: dict[str, Any] = {
         k: v
         for k, v in (("text", text), ("subject", subject), ("preheader", preheader))
         if v is not None
     }
+    if thread is not None:
+        changes["thread"] = thread
     if not changes:
         raise HTTPException(422, "nothing to change: give a text, a subject or a preheader")
     return changes
 
 
 def _edit(
-    request: Request, actor: Any, article_id: int, rendition_id: int, changes: dict[str, str]
+    request: Request, actor: Any, article_id: int, rendition_id: int, changes: dict[str, Any]
 ) -> dict[str, Any]:
     with db_of(request).session() as session:
         rendition = review.rendition_of(session, article_id, rendition_id)
@@ -212,8 +222,9 @@ def edit_form(
     text: Text = None,
     subject: Annotated[str | None, Form(max_length=500)] = None,
     preheader: Annotated[str | None, Form(max_length=500)] = None,
+    thread: Annotated[list[str] | None, Form(max_length=10_000)] = None,
 ) -> Response:
-    _edit(request, actor, article_id, rendition_id, _changes(text, subject, preheader))
+    _edit(request, actor, article_id, rendition_id, _changes(text, subject, preheader, thread))
     return done(
         f"/articles/{article_id}#r{rendition_id}",
         "Saved. Any earlier approval of this text is void: approve it again.",
@@ -268,9 +279,8 @@ def api_edit(
     actor: ApiActor,
 ) -> dict[str, Any]:
     """Edit a post's text, or an email's subject and preheader; voids earlier approvals."""
-    return _edit(
-        request, actor, article_id, rendition_id, _changes(body.text, body.subject, body.preheader)
-    )
+    changes = _changes(body.text, body.subject, body.preheader, body.thread)
+    return _edit(request, actor, article_id, rendition_id, changes)
 
 
 @router.get("/api/articles/{article_id}/comments", tags=["review"])
