@@ -355,7 +355,10 @@ class Sender:
             row.state = DeliveryState.PENDING
             row.not_before = utcnow()
             row.lease_until = None
-            row.last_error = "reconciled: the post was not found remotely; sending again"
+            row.last_error = (
+                "reconciled: the post (or the rest of its thread) was not found remotely; "
+                "sending again with the same key"
+            )
             return "resend"
 
     # -- email -------------------------------------------------------------------------
