@@ -45,6 +45,13 @@ class ThreadProgress:
         state[_SLOT] = dict(list(threads.items())[-KEPT_DELIVERIES:])
         self.state.save(state)
 
+    def ids(self, key: str) -> list[str]:
+        """The platform ids of the confirmed parts, for adapters that need nothing more."""
+        return [str(part["id"]) for part in self.parts(key) if "id" in part]
+
+    def save_ids(self, key: str, ids: list[str]) -> None:
+        self.save(key, [{"id": remote_id} for remote_id in ids])
+
     def _entry(self, key: str) -> dict[str, Any]:
         entry = (self.state.load().get(_SLOT) or {}).get(key)
         return entry if isinstance(entry, dict) else {}

@@ -41,6 +41,7 @@ from distributor.channels.base import (
     TokenGrant,
 )
 from distributor.channels.lookup import aware, complete_thread, posted_since
+from distributor.channels.progress import ThreadProgress
 from distributor.channels.transport import call
 from distributor.domain import PostRendition
 from distributor.rendering.text import find_urls
@@ -48,7 +49,6 @@ from distributor.rendering.text import find_urls
 MAX_LINKS = 5
 # Deliveries whose published parts are remembered, so a retry resumes a thread after the
 # last part Threads confirmed instead of posting it again from the top.
-_KEPT_DELIVERIES = 50
 _SPACE = re.compile(r"\s+")
 # Threads also links bare "www." hosts; find_urls only sees http(s) URLs.
 _WWW = re.compile(r"(?<![\w/.@-])www\.[^\s/]+\.[^\s]*", re.IGNORECASE)
@@ -222,17 +222,11 @@ class Threads(Channel):
             time.sleep(self.container_poll_interval)
 
     def _progress(self, key: str) -> list[str]:
-        """Ids of the parts of this delivery Threads confirmed, in thread order."""
-        published = self.state.load().get("published") or {}
-        return [str(i) for i in published.get(key) or []]
+        """Ids of the parts of this delivery the platform confirmed, in thread order."""
+        return ThreadProgress(self.state).ids(key)
 
     def _remember(self, key: str, ids: list[str]) -> None:
-        state = self.state.load()
-        published: dict[str, list[str]] = dict(state.get("published") or {})
-        published.pop(key, None)
-        published[key] = ids  # newest last; the oldest are forgotten first
-        state["published"] = dict(list(published.items())[-_KEPT_DELIVERIES:])
-        self.state.save(state)
+        ThreadProgress(self.state).save_ids(key, ids)
 
     def _permalink(self, media_id: str) -> str | None:
         # The post is live: a failure to read its link must not fail the delivery.

@@ -38,6 +38,7 @@ from distributor.channels.base import (
 )
 from distributor.channels.lookup import complete_thread, posted_since
 from distributor.channels.oauth import grant_from
+from distributor.channels.progress import ThreadProgress
 from distributor.channels.transport import call
 from distributor.domain import PostRendition
 
@@ -46,7 +47,6 @@ _DEFAULT_RETRY_AFTER = 60.0
 _RESET_MARGIN = 1.0
 _DUPLICATE = "duplicate content"
 _ALT_TEXT_MAX = 1000
-_KEPT_DELIVERIES = 50  # thread progress kept per channel (the newest deliveries)
 _RESET_HEADERS = (
     ("x-rate-limit-remaining", "x-rate-limit-reset"),
     ("x-user-limit-24hour-remaining", "x-user-limit-24hour-reset"),
@@ -290,16 +290,11 @@ class X(Channel):
         return Receipt(remote_id=tweet_id, url=f"https://x.com/{handle}/status/{tweet_id}")
 
     def _progress(self, key: str) -> list[str]:
-        posted = self.state.load().get("posted") or {}
-        return list(posted.get(key) or [])
+        """Ids of the parts of this delivery the platform confirmed, in thread order."""
+        return ThreadProgress(self.state).ids(key)
 
     def _remember(self, key: str, ids: list[str]) -> None:
-        state = self.state.load()
-        posted: dict[str, list[str]] = dict(state.get("posted") or {})
-        posted.pop(key, None)
-        posted[key] = ids  # newest last; the oldest go first
-        state["posted"] = dict(list(posted.items())[-_KEPT_DELIVERIES:])
-        self.state.save(state)
+        ThreadProgress(self.state).save_ids(key, ids)
 
 
 def _is_post(tweet: dict[str, Any], post: PostRendition) -> bool:
