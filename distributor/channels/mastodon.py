@@ -29,7 +29,6 @@ from typing import Any, ClassVar
 
 import requests
 from pydantic import BaseModel, SecretStr
-from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from distributor.channels.base import (
     AuthExpired,
@@ -40,8 +39,8 @@ from distributor.channels.base import (
     StateStore,
 )
 from distributor.channels.progress import ThreadProgress, incomplete, interrupted
+from distributor.channels.transport import call
 from distributor.domain import PostRendition
-from distributor.http import BlockedAddress, caused_by
 
 # Without a hint from the server, wait about as long as a short outage lasts.
 _DEFAULT_RETRY_AFTER = 60.0
@@ -157,26 +156,15 @@ class Mastodon(Channel):
         self, method: str, path: str, *, after_send: bool = False, **kwargs: Any
     ) -> requests.Response:
         headers = {**self._headers(), **kwargs.pop("headers", {})}
-        try:
-            response = self.http.request(method, self.base_url + path, headers=headers, **kwargs)
-        except (requests.ConnectTimeout, requests.exceptions.SSLError) as exc:
-            raise ChannelError(f"cannot reach {self.base_url}: {exc}", retry_after=30) from exc
-        except requests.ConnectionError as exc:
-            if caused_by(exc, BlockedAddress):
-                raise ChannelError(str(exc), permanent=True) from exc
-            # A refused or unresolvable connection never carried the request; a reset may have.
-            never_sent = caused_by(exc, (NewConnectionError, NameResolutionError))
-            raise ChannelError(
-                f"connection to {self.base_url} failed: {exc}",
-                retry_after=30,
-                ambiguous=after_send and not never_sent,
-            ) from exc
-        except requests.Timeout as exc:
-            raise ChannelError(
-                f"no answer from {self.base_url}: {exc}", retry_after=30, ambiguous=after_send
-            ) from exc
-        except requests.RequestException as exc:
-            raise ChannelError(f"request to {self.base_url} failed: {exc}", retry_after=30) from exc
+        response = call(
+            self.http,
+            method,
+            self.base_url + path,
+            target=self.base_url,
+            after_send=after_send,
+            headers=headers,
+            **kwargs,
+        )
         if not 200 <= response.status_code < 300:
             self._raise_for(response, after_send=after_send)
         return response
