@@ -35,7 +35,13 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Units of work that write take the write lock up front; read-only ones (pages)
+            # take none, so a reader never holds up a send, and SQLite refuses their writes.
+            read_only = bool(conn.get_execution_options().get("read_only"))
+            if conn.info.get("query_only") != read_only:
+                conn.exec_driver_sql(f"PRAGMA query_only = {int(read_only)}")
+                conn.info["query_only"] = read_only
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
@@ -65,6 +71,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = sessionmaker(
+            self.engine.execution_options(read_only=True), expire_on_commit=False
+        )
 
     @property
     def is_postgresql(self) -> bool:
@@ -74,6 +83,12 @@ class Database:
     def session(self) -> Iterator[Session]:
         """A unit of work: committed on success, rolled back on error."""
         with self.sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A unit of work that only reads. On SQLite it takes no write lock and may not write."""
+        with self.read_sessions() as session, session.begin():
             yield session
 
     def migrate(self) -> None:

@@ -61,7 +61,7 @@ def _events(
     action: str | None,
     **paging: int,
 ) -> Page[AuditRow]:
-    with db_of(request).session() as session:
+    with db_of(request).read_session() as session:
         return audit.audit_page(
             session,
             user_row(session, actor),

@@ -17,7 +17,7 @@ router = APIRouter()
 
 @router.get("/channels", response_class=HTMLResponse, include_in_schema=False)
 def channels_page(request: Request, actor: PageActor) -> HTMLResponse:
-    with db_of(request).session() as session:
+    with db_of(request).read_session() as session:
         channels = channel_health.list_channels(
             session, now=utcnow(), warn_days=_warn_days(request)
         )
@@ -44,7 +44,7 @@ def check_form(request: Request, channel_id: ChannelId, actor: FormActor) -> Res
 @router.get("/api/channels", tags=["channels"])
 def api_channels(request: Request, actor: ApiActor) -> list[dict[str, Any]]:
     """Connected channels with status and token expiry (and a warning ahead of it)."""
-    with db_of(request).session() as session:
+    with db_of(request).read_session() as session:
         return [
             asdict(c)
             for c in channel_health.list_channels(

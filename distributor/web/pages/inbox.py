@@ -24,7 +24,7 @@ def inbox_page(
 ) -> HTMLResponse:
     from distributor.delivery import is_paused
 
-    with db_of(request).session() as session:
+    with db_of(request).read_session() as session:
         found = inbox.inbox_page(
             session, status=status or None, channel=channel or None, page=page_no, per_page=25
         )
@@ -53,7 +53,7 @@ def api_inbox(
     per_page: PerPage = 25,
 ) -> dict[str, Any]:
     """Articles newest first, each with a status per channel (times in UTC)."""
-    with db_of(request).session() as session:
+    with db_of(request).read_session() as session:
         found = inbox.inbox_page(
             session,
             status=status or None,

@@ -54,7 +54,7 @@ def ops_page(
 ) -> HTMLResponse:
     from distributor.inbox import channel_names
 
-    with db_of(request).session() as session:
+    with db_of(request).read_session() as session:
         found = ops.deliveries_page(
             session, state=state or None, channel=channel or None, article_id=article, page=page_no
         )
@@ -165,7 +165,7 @@ def api_deliveries_page(
     per_page: PerPage = 50,
 ) -> dict[str, Any]:
     """Deliveries newest first, with state, attempts and the last error."""
-    with db_of(request).session() as session:
+    with db_of(request).read_session() as session:
         found = ops.deliveries_page(
             session,
             state=state or None,
@@ -213,7 +213,7 @@ def api_cancel_article(
 
 @router.get("/api/pause", tags=["operations"])
 def api_pause_state(request: Request, actor: ApiActor) -> dict[str, bool]:
-    with db_of(request).session() as session:
+    with db_of(request).read_session() as session:
         return {"paused": delivery.is_paused(session)}
 
 

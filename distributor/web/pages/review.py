@@ -91,7 +91,7 @@ def _edit(
 
 @router.get("/articles/{article_id}", response_class=HTMLResponse, include_in_schema=False)
 def review_page(request: Request, article_id: ArticleId, actor: PageActor) -> HTMLResponse:
-    with db_of(request).session() as session:
+    with db_of(request).read_session() as session:
         data = review.review_of(session, article_id)
     return page(request, "review.html", actor=actor, article=data, measures=MEASURES)
 
@@ -100,7 +100,7 @@ def review_page(request: Request, article_id: ArticleId, actor: PageActor) -> HT
 def email_preview(
     request: Request, article_id: ArticleId, rendition_id: RenditionId, actor: PageActor
 ) -> Response:
-    with db_of(request).session() as session:
+    with db_of(request).read_session() as session:
         rendition = review.rendition_of(session, article_id, rendition_id)
         html = (rendition.payload or {}).get("html")
     if not html:
@@ -265,7 +265,7 @@ def _test_email(request: Request, actor: Any, article_id: int, rendition_id: int
 @router.get("/api/articles/{article_id}/review", tags=["review"])
 def api_review(request: Request, article_id: ArticleId, actor: ApiActor) -> dict[str, Any]:
     """Everything the review page shows: renditions, measurements, warnings, comments."""
-    with db_of(request).session() as session:
+    with db_of(request).read_session() as session:
         data = review.review_of(session, article_id)
     return asdict(data)
 
@@ -285,7 +285,7 @@ def api_edit(
 
 @router.get("/api/articles/{article_id}/comments", tags=["review"])
 def api_comments(request: Request, article_id: ArticleId, actor: ApiActor) -> list[dict[str, Any]]:
-    with db_of(request).session() as session:
+    with db_of(request).read_session() as session:
         if session.get(t.Article, article_id) is None:
             raise LookupError(f"no article {article_id}")
         return [asdict(c) for c in comments.thread(session, article_id)]

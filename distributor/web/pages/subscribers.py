@@ -42,7 +42,7 @@ def subscribers_page(
     list_id: OptionalId = None,
     page_no: PageNo = 1,
 ) -> HTMLResponse:
-    with db_of(request).session() as session:
+    with db_of(request).read_session() as session:
         lists = audience.lists_with_counts(session)
         found = audience.search(session, query=q or "", list_id=list_id, page=page_no)
     return page(
@@ -141,7 +141,7 @@ def export_page(
 @router.get("/api/lists", tags=["subscribers"])
 def api_lists(request: Request, actor: ApiActor) -> list[dict[str, Any]]:
     """Mailing lists with their subscribed and unsubscribed counts."""
-    with db_of(request).session() as session:
+    with db_of(request).read_session() as session:
         return [asdict(x) for x in audience.lists_with_counts(session)]
 
 
@@ -155,7 +155,7 @@ def api_subscribers(
     per_page: PerPage = 50,
 ) -> dict[str, Any]:
     """Search by address or name; paginated."""
-    with db_of(request).session() as session:
+    with db_of(request).read_session() as session:
         found = audience.search(
             session, query=q or "", list_id=list_id, page=page_no, per_page=per_page
         )

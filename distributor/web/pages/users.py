@@ -34,7 +34,7 @@ class SettingsIn(BaseModel):
 
 @router.get("/users", response_class=HTMLResponse, include_in_schema=False)
 def users_page(request: Request, actor: PageActor) -> HTMLResponse:
-    with db_of(request).session() as session:
+    with db_of(request).read_session() as session:
         people = users.list_users(session, user_row(session, actor))
         two_person = organisation.two_person_rule(session)
     return page(request, "users.html", actor=actor, people=people, two_person=two_person)
@@ -80,7 +80,7 @@ def two_person_form(
 
 @router.get("/api/users", tags=["users"])
 def api_users(request: Request, actor: ApiActor) -> list[dict[str, Any]]:
-    with db_of(request).session() as session:
+    with db_of(request).read_session() as session:
         return [asdict(u) for u in users.list_users(session, user_row(session, actor))]
 
 
@@ -110,7 +110,7 @@ def api_reset_password(
 
 @router.get("/api/settings", tags=["users"])
 def api_settings(request: Request, actor: ApiActor) -> dict[str, bool]:
-    with db_of(request).session() as session:
+    with db_of(request).read_session() as session:
         return {"two_person_rule": organisation.two_person_rule(session)}
 
 
