@@ -38,7 +38,7 @@ from distributor.channels.base import (
     Receipt,
     StateStore,
 )
-from distributor.channels.progress import ThreadProgress, incomplete, interrupted
+from distributor.channels.progress import ThreadProgress, incomplete
 from distributor.channels.tid import tid_for
 from distributor.http import BlockedAddress, caused_by
 from distributor.rendering.social import bluesky_facets
@@ -105,24 +105,13 @@ class Bluesky(Channel):
     # -- the contract ---------------------------------------------------------------------
 
     def publish(self, message: Outgoing, *, idempotency_key: str) -> Receipt:
-        post = message.post
-        parts = [post.text, *post.thread]
-        # A post without replies needs no memory: its record key alone makes a retry safe.
-        done = self.progress.parts(idempotency_key) if post.thread else []
-        for index in range(len(done), len(parts)):
-            try:
-                created = self._create(message, parts[index], index, done, idempotency_key)
-            except ChannelError as error:
-                if not done:
-                    raise
-                if error.permanent and not error.ambiguous and not isinstance(error, AuthExpired):
-                    self.progress.save(idempotency_key, done, refused=error.message)
-                raise interrupted(
-                    error, live=f"post {done[0]['uri']}", number=index + 1, total=len(parts)
-                ) from None
-            done.append(created)
-            if post.thread:
-                self.progress.save(idempotency_key, done)
+        parts = [message.post.text, *message.post.thread]
+        done = self.progress.publish(
+            idempotency_key,
+            parts,
+            lambda index, done: self._create(message, parts[index], index, done, idempotency_key),
+            live=lambda first: f"post {first['uri']}",
+        )
         return self._receipt(done[0]["uri"], record_key(message.created_at, idempotency_key))
 
     def _create(

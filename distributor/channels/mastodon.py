@@ -38,7 +38,7 @@ from distributor.channels.base import (
     Receipt,
     StateStore,
 )
-from distributor.channels.progress import ThreadProgress, incomplete, interrupted
+from distributor.channels.progress import ThreadProgress, incomplete
 from distributor.channels.transport import call
 from distributor.domain import PostRendition
 
@@ -208,24 +208,13 @@ class Mastodon(Channel):
         raise ChannelError(f"media {media_id} is still processing", retry_after=30)
 
     def publish(self, message: Outgoing, *, idempotency_key: str) -> Receipt:
-        post = message.post
-        parts = [post.text, *post.thread]
-        # A post without replies needs no memory: its key alone makes a retry safe.
-        done = self.progress.parts(idempotency_key) if post.thread else []
-        for index in range(len(done), len(parts)):
-            try:
-                status = self._create(message, parts[index], index, done, idempotency_key)
-            except ChannelError as error:
-                if not done:
-                    raise
-                if error.permanent and not error.ambiguous and not isinstance(error, AuthExpired):
-                    self.progress.save(idempotency_key, done, refused=error.message)
-                raise interrupted(
-                    error, live=_describe(done[0]), number=index + 1, total=len(parts)
-                ) from None
-            done.append({"id": str(status["id"]), "url": status.get("url") or status.get("uri")})
-            if post.thread:
-                self.progress.save(idempotency_key, done)
+        parts = [message.post.text, *message.post.thread]
+
+        def create(index: int, done: list[dict[str, Any]]) -> dict[str, Any]:
+            status = self._create(message, parts[index], index, done, idempotency_key)
+            return {"id": str(status["id"]), "url": status.get("url") or status.get("uri")}
+
+        done = self.progress.publish(idempotency_key, parts, create, live=_describe)
         return Receipt(remote_id=done[0]["id"], url=done[0].get("url"))
 
     def _create(

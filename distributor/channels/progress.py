@@ -12,6 +12,7 @@ fifty newer deliveries of the same channel have gone out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from distributor.channels.base import AuthExpired, ChannelError, StateStore
@@ -44,6 +45,37 @@ class ThreadProgress:
         threads[key] = entry  # newest last: the oldest deliveries are forgotten first
         state[_SLOT] = dict(list(threads.items())[-KEPT_DELIVERIES:])
         self.state.save(state)
+
+    def publish(
+        self,
+        key: str,
+        parts: list[str],
+        create: Callable[[int, list[dict[str, Any]]], dict[str, Any]],
+        *,
+        live: Callable[[dict[str, Any]], str],
+    ) -> list[dict[str, Any]]:
+        """Every part of a delivery's thread, created in order by ``create(index, done)``,
+        resuming after the parts already confirmed. A post without replies keeps no memory:
+        its idempotency key alone makes a retry safe. A part that fails after the first went
+        live raises ``interrupted`` (``live`` names the first part); a reply refused for good
+        is remembered for ``lookup``."""
+        threaded = len(parts) > 1
+        done = self.parts(key) if threaded else []
+        for index in range(len(done), len(parts)):
+            try:
+                created = create(index, done)
+            except ChannelError as error:
+                if not done:
+                    raise
+                if error.permanent and not error.ambiguous and not isinstance(error, AuthExpired):
+                    self.save(key, done, refused=error.message)
+                raise interrupted(
+                    error, live=live(done[0]), number=index + 1, total=len(parts)
+                ) from None
+            done.append(created)
+            if threaded:
+                self.save(key, done)
+        return done
 
     def ids(self, key: str) -> list[str]:
         """The platform ids of the confirmed parts, for adapters that need nothing more."""
