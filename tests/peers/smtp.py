@@ -23,7 +23,6 @@ import ipaddress
 import json
 import mailbox
 import signal
-import socket
 import ssl
 import tempfile
 import threading
@@ -37,6 +36,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from tests.peers.local import free_port
+
 
 @dataclass(frozen=True)
 class Received:
@@ -45,13 +46,6 @@ class Received:
     mail_from: str
     rcpt_tos: tuple[str, ...]
     raw: bytes
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def self_signed_context(directory: Path) -> ssl.SSLContext:

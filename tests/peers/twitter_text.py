@@ -8,81 +8,39 @@ JSON in, JSON out. Pre-install with ``python -m tests.peers.twitter_text``.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
+from tests.peers.local import PeerUnavailable, install_once
+
 VERSION = "3.1.0"
 RUNNER = Path(__file__).parent / "twitter_text" / "measure.js"
-MARKER = ".installed"
 INSTALL_TIMEOUT = 10 * 60
 RUN_TIMEOUT = 120
 
 
-class PeerUnavailable(Exception):
-    """No node or npm on this machine: the tests that need the peer skip."""
-
-
-def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "distributor-test-peers"
-
-
-def install_dir() -> Path:
-    return cache_root() / f"twitter-text-{VERSION}"
-
-
 def ensure_installed() -> Path:
     """The install directory, installing ``twitter-text@VERSION`` first if it is not cached."""
-    target = install_dir()
-    if (target / MARKER).exists():
-        return target
-    missing = [tool for tool in ("npm", "node") if shutil.which(tool) is None]
-    if missing:
-        raise PeerUnavailable(f"the twitter-text peer needs {' and '.join(missing)}")
-    root = cache_root()
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / f"twitter-text-{VERSION}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # a second run starting together waits for the first
-        if (target / MARKER).exists():
-            return target
-        staging = Path(tempfile.mkdtemp(prefix=f".twitter-text-{VERSION}.install-", dir=root))
-        result = subprocess.run(
-            [
-                "npm",
-                "install",
-                "--prefix",
-                str(staging),
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=warn",
-                f"twitter-text@{VERSION}",
-            ],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=INSTALL_TIMEOUT,
-            check=False,
-        )
-        if result.returncode != 0:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise RuntimeError(
-                f"npm install twitter-text@{VERSION} failed ({result.returncode}):\n"
-                f"{result.stderr[-3000:]}"
-            )
-        (staging / MARKER).write_text(VERSION)
-        staging.chmod(0o755)
-        if target.exists():
-            shutil.rmtree(target)
-        os.rename(staging, target)  # the rename makes the install visible, never half of one
-    return target
+    return install_once(
+        f"twitter-text-{VERSION}",
+        lambda staging: [
+            "npm",
+            "install",
+            "--prefix",
+            str(staging),
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=warn",
+            f"twitter-text@{VERSION}",
+        ],
+        timeout=INSTALL_TIMEOUT,
+        describe={"twitter-text": VERSION},
+    )
 
 
 class TwitterText:

@@ -32,9 +32,10 @@ from tests.factories import (
 )
 from tests.peers.bluesky import BlueskyPeer
 from tests.peers.images import ImageServer
+from tests.peers.local import free_port
 from tests.peers.smtp import SmtpPeer
 from tests.web.conftest import PASSWORD, SECOND_APPROVER
-from tests.web.server import LiveServer, free_port
+from tests.web.server import LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps dialling Google on a closed network.

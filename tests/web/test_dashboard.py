@@ -473,7 +473,7 @@ def test_every_control_on_every_page_has_a_label(setup: Setup) -> None:
 
 @pytest.fixture
 def unreachable_smtp_setup(tmp_path: Path) -> Setup:
-    from tests.web.server import free_port
+    from tests.peers.local import free_port
 
     db = Database(f"sqlite:///{tmp_path / 'down.db'}")
     db.migrate()
