@@ -17,14 +17,15 @@ from distributor.approval import require_role
 from distributor.domain import Role
 from distributor.paging import Page, bounds
 from distributor.storage import tables as t
-from distributor.storage.tables import utcnow
 from distributor.subscribers import (
     ImportReport,
     SubscriberError,
     import_csv,
     normalise_email,
     subscribe,
+    unsubscribe,
 )
+from distributor.unsubscribe import UnsubscribeTarget
 
 STAFF = (Role.EDITOR, Role.APPROVER, Role.ADMIN)
 MANAGERS = (Role.APPROVER, Role.ADMIN)
@@ -139,25 +140,13 @@ def add(session: Session, user: t.User, list_id: int, email: str, name: str = ""
 def unsubscribe_by_staff(session: Session, user: t.User, subscriber_id: int, list_id: int) -> bool:
     """Take an address off a list on its owner's request; idempotent."""
     require_role(user, *STAFF)
-    membership = session.scalars(
-        select(t.Membership).where(
-            t.Membership.subscriber_id == subscriber_id, t.Membership.list_id == list_id
-        )
-    ).first()
-    if membership is None:
-        raise SubscriberError("this address is not on that list")
-    if membership.status == "unsubscribed":
-        return False
-    membership.status = "unsubscribed"
-    membership.changed_at = utcnow()
-    session.add(
-        t.AuditEvent(
-            user_id=user.id,
-            action="unsubscribe",
-            detail={"subscriber_id": subscriber_id, "list_id": list_id, "via": "dashboard"},
-        )
+    return unsubscribe(
+        session,
+        UnsubscribeTarget(subscriber_id, list_id),
+        via="dashboard",
+        user_id=user.id,
+        missing="this address is not on that list",
     )
-    return True
 
 
 MAX_IMPORT_BYTES = 20_000_000

@@ -95,8 +95,16 @@ def import_csv(session: Session, mailing_list: t.MailingList, text: str) -> Impo
     return report
 
 
-def unsubscribe(session: Session, target: UnsubscribeTarget, *, via: str) -> bool:
-    """Idempotent: True the first time, False when already unsubscribed."""
+def unsubscribe(
+    session: Session,
+    target: UnsubscribeTarget,
+    *,
+    via: str,
+    user_id: int | None = None,
+    missing: str = "this subscription does not exist",
+) -> bool:
+    """Idempotent: True the first time, False when already unsubscribed. ``user_id`` is the
+    staff member acting on the subscriber's request (None: the subscriber's own link)."""
     membership = session.scalars(
         select(t.Membership).where(
             t.Membership.list_id == target.list_id,
@@ -104,13 +112,14 @@ def unsubscribe(session: Session, target: UnsubscribeTarget, *, via: str) -> boo
         )
     ).first()
     if membership is None:
-        raise SubscriberError("this subscription does not exist")
+        raise SubscriberError(missing)
     if membership.status == "unsubscribed":
         return False
     membership.status = "unsubscribed"
     membership.changed_at = utcnow()
     session.add(
         t.AuditEvent(
+            user_id=user_id,
             action="unsubscribe",
             detail={"subscriber_id": target.subscriber_id, "list_id": target.list_id, "via": via},
         )
