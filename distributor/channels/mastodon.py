@@ -39,7 +39,7 @@ from distributor.channels.base import (
     StateStore,
 )
 from distributor.channels.progress import ThreadProgress, incomplete
-from distributor.channels.transport import call
+from distributor.channels.transport import call, json_object
 from distributor.domain import PostRendition
 
 # Without a hint from the server, wait about as long as a short outage lasts.
@@ -169,19 +169,8 @@ class Mastodon(Channel):
             self._raise_for(response, after_send=after_send)
         return response
 
-    @staticmethod
-    def _json(response: requests.Response, *, after_send: bool = False) -> dict[str, Any]:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise ChannelError(
-                f"HTTP {response.status_code} with a body that is not a JSON object",
-                retry_after=_DEFAULT_RETRY_AFTER,
-                ambiguous=after_send,
-            )
-        return body
+    def _json(self, response: requests.Response, *, after_send: bool = False) -> dict[str, Any]:
+        return json_object(response, platform=self.base_url, after_send=after_send)
 
     def _upload(self, message: Outgoing) -> str:
         assert message.image_bytes is not None

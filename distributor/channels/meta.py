@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 import requests
 
 from distributor.channels.base import AuthExpired, ChannelError
-from distributor.channels.transport import call
+from distributor.channels.transport import call, json_object
 
 THROTTLING = frozenset({4, 17, 32, 341, 613, 80001})
 # 190: token expired, revoked or invalid; 102: session; 10 and 200–299: a permission was
@@ -197,18 +197,3 @@ def find_since(
         f"{too_many} since the delivery was created to tell whether it landed",
         retry_after=SERVER_RETRY_AFTER,
     )
-
-
-def json_object(response: requests.Response, *, platform: str, after_send: bool) -> dict[str, Any]:
-    """The body of a successful call, which must be a JSON object."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise ChannelError(
-            f"{platform} HTTP {response.status_code} with a body that is not a JSON object",
-            retry_after=SERVER_RETRY_AFTER,
-            ambiguous=after_send,
-        )
-    return body

@@ -42,7 +42,7 @@ from distributor.channels.base import (
 )
 from distributor.channels.lookup import aware, complete_thread, posted_since
 from distributor.channels.progress import ThreadProgress
-from distributor.channels.transport import call
+from distributor.channels.transport import call, json_object
 from distributor.domain import PostRendition
 from distributor.rendering.text import find_urls
 
@@ -162,7 +162,7 @@ class Threads(Channel):
                 # Expired, revoked, or not refreshable (yet): only a new login helps.
                 raise AuthExpired(f"the Threads token cannot be refreshed: {error.message}")
             meta.raise_for(response, platform="Threads", after_send=False)
-        body = meta.json_object(response, platform="Threads", after_send=False)
+        body = json_object(response, platform="Threads", after_send=False)
         token, lifetime = body.get("access_token"), body.get("expires_in")
         if not isinstance(token, str) or not token:
             raise AuthExpired("Threads answered the refresh without an access token")

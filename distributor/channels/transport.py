@@ -85,3 +85,20 @@ def _translate(
             ambiguous=after_send,
         )
     return ChannelError(f"request to {target} failed: {text}", retry_after=TRANSPORT_RETRY_AFTER)
+
+
+def json_object(
+    response: requests.Response, *, platform: str, after_send: bool, retry_after: float = 60.0
+) -> dict[str, Any]:
+    """The body of a successful call, which must be a JSON object."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise ChannelError(
+            f"{platform} HTTP {response.status_code} with a body that is not a JSON object",
+            retry_after=retry_after,
+            ambiguous=after_send,
+        )
+    return body
