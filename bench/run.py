@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import smtplib
@@ -49,45 +50,69 @@ def emit(name: str, ours: float, reference: float, unit: str, ratio: float, **ex
 
 
 def cpu_seconds_each(
-    ours: Callable[[], None], reference: Callable[[], None], *, rounds: int, number: int
+    ours: Callable[[int], None], reference: Callable[[int], None], *, rounds: int, number: int
 ) -> tuple[float, float]:
     """Median CPU seconds per call of each, over ``rounds`` rounds of ``number`` calls.
 
-    Rounds alternate between the two and count this process's CPU time, not wall time, so
-    other work on the machine (a busy CI runner) shifts neither side against the other."""
-    times: dict[Callable[[], None], list[float]] = {ours: [], reference: []}
-    for _ in range(rounds):
+    Each call gets its own number (0, 1, …, never repeated) to pick its input by. Rounds
+    alternate between the two and count this process's CPU time, not wall time, so other
+    work on the machine (a busy CI runner) shifts neither side against the other."""
+    times: dict[Callable[[int], None], list[float]] = {ours: [], reference: []}
+    for round_number in range(rounds):
         for fn in (ours, reference):
+            first = round_number * number
             start = time.process_time()
-            for _ in range(number):
-                fn()
+            for call in range(first, first + number):
+                fn(call)
             times[fn].append((time.process_time() - start) / number)
     return statistics.median(times[ours]), statistics.median(times[reference])
+
+
+def article_variants(article: Article, count: int) -> list[Article]:
+    """``count`` different articles shaped like ``article``: each with its own title, lead
+    and link, as a stream of real articles would be, so that nothing either side remembers
+    of a text it measured or rendered before (X's parse cache, say) is ever used again."""
+    slug = (article.url or "https://ishr.ch/news/article/").rstrip("/")
+    return [
+        dataclasses.replace(
+            article,
+            title=f"{article.title} ({number})",
+            lead=f"Update {number}: {article.lead}",
+            url=f"{slug}-{number}/",
+        )
+        for number in range(count)
+    ]
 
 
 def bench_render() -> None:
     from distributor.config import Settings
     from distributor.rendering import render_email, render_post
-    from distributor.rendering.social import SOCIAL_PLATFORMS
+    from distributor.rendering.social import SOCIAL_PLATFORMS, PostSource
 
+    rounds, number = 9, 100
     settings = Settings(data_dir=Path(tempfile.mkdtemp()))
-    article = parse_plaintext(SEED.read_text(encoding="utf-8"), base_url=settings.article_base_url)
+    seed = parse_plaintext(SEED.read_text(encoding="utf-8"), base_url=settings.article_base_url)
+    # One more than the calls of a run: the warm-up call below gets its own article too.
+    articles_ = article_variants(seed, rounds * number + 1)
     context = articles.email_context(settings)
 
-    def ours() -> None:
+    def ours(call: int) -> None:
+        # As articles.render_renditions does: the email, then every post from one PostSource.
+        article = articles_[call]
         render_email(article, context)
+        source = PostSource.of(article)
         for platform in SOCIAL_PLATFORMS:
-            render_post(article, platform, templates_dir=settings.templates_dir)
+            render_post(source, platform, templates_dir=settings.templates_dir)
 
     template = html_environment(settings.templates_dir).get_template("email/newsletter.mjml.j2")
-    variables = _reference_variables(article)
+    variables = [_reference_variables(article) for article in articles_]
 
-    def reference() -> None:
-        mjml.mjml2html(template.render(variables))
+    def reference(call: int) -> None:
+        mjml.mjml2html(template.render(variables[call]))
 
     for fn in (ours, reference):
-        fn()
-    ours_s, ref_s = cpu_seconds_each(ours, reference, rounds=9, number=100)
+        fn(len(articles_) - 1)
+    ours_s, ref_s = cpu_seconds_each(ours, reference, rounds=rounds, number=number)
     emit(
         "render_article",
         ours_s * 1000,
@@ -104,21 +129,24 @@ def bench_render() -> None:
     text = text_environment(settings.templates_dir)
     text_part = text.get_template("email/newsletter.txt.j2")
     posts = [text.get_template(f"social/{platform}.txt.j2") for platform in SOCIAL_PLATFORMS]
-    post_variables = {
-        "title": article.title,
-        "lead": article.lead,
-        "url": article.url,
-        "hashtags": [f"#{category}" for category in article.categories],
-    }
+    post_variables = [
+        {
+            "title": article.title,
+            "lead": article.lead,
+            "url": article.url,
+            "hashtags": [f"#{category}" for category in article.categories],
+        }
+        for article in articles_
+    ]
 
-    def every_template() -> None:
-        reference()
-        text_part.render(variables)
+    def every_template(call: int) -> None:
+        reference(call)
+        text_part.render(variables[call])
         for post in posts:
-            post.render(post_variables)
+            post.render(post_variables[call])
 
-    every_template()
-    ours_s, ref_s = cpu_seconds_each(ours, every_template, rounds=9, number=100)
+    every_template(len(articles_) - 1)
+    ours_s, ref_s = cpu_seconds_each(ours, every_template, rounds=rounds, number=number)
     emit(
         "render_article_vs_every_template",
         ours_s * 1000,

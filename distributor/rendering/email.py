@@ -29,7 +29,7 @@ from distributor.domain import (
     RenderError,
 )
 from distributor.rendering import shapes
-from distributor.rendering.jinja import html_environment, text_environment
+from distributor.rendering.jinja import get_template, html_environment, text_environment
 from distributor.rendering.text import html_to_text, is_http_url, single_line, truncate
 
 if TYPE_CHECKING:
@@ -194,21 +194,23 @@ def render_email(article: Article, context: EmailContext) -> EmailRendition | Re
     if not _LANGUAGE_TAG.fullmatch(context.language):
         return RenderError(f"{context.language!r} is not a language tag", where="email")
     summary = preheader(article.lead)
-    variables = {
-        "lang": context.language,
-        "subject": subject,
-        "preheader": summary,
-        "org_name": context.org_name,
-        "postal_address": _line(context.postal_address),
-        "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
-        "preferences_url": PREFERENCES_PLACEHOLDER,
-        "article": _article_view(article),
-    }
+    variables = shapes.Variables(
+        {
+            "lang": context.language,
+            "subject": subject,
+            "preheader": summary,
+            "org_name": context.org_name,
+            "postal_address": _line(context.postal_address),
+            "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
+            "preferences_url": PREFERENCES_PLACEHOLDER,
+            "article": _article_view(article),
+        }
+    )
     name = context.template
     try:
-        template = html_environment(context.templates_dir).get_template(f"email/{name}.mjml.j2")
+        template = get_template(html_environment(context.templates_dir), f"email/{name}.mjml.j2")
         text = shapes.render(
-            text_environment(context.templates_dir).get_template(f"email/{name}.txt.j2"),
+            get_template(text_environment(context.templates_dir), f"email/{name}.txt.j2"),
             variables,
         )
     except TemplateError as error:

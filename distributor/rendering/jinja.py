@@ -8,11 +8,12 @@ passed in as variables, never compiled as template source. Missing variables fai
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from distributor.rendering import shapes
@@ -67,3 +68,17 @@ def html_environment(templates_dir: Path) -> ImmutableSandboxedEnvironment:
 def text_environment(templates_dir: Path) -> ImmutableSandboxedEnvironment:
     """For plain-text parts and social posts, where escaping would show ``&amp;`` to readers."""
     return _environment(templates_dir, autoescape=False)
+
+
+_LOADED: weakref.WeakKeyDictionary[Environment, dict[str, Template]] = weakref.WeakKeyDictionary()
+
+
+def get_template(environment: Environment, name: str) -> Template:
+    """``environment.get_template(name)``, without the locked LRU bookkeeping Jinja's own
+    cache does on every call (rendering one article asks for ten templates). A template
+    whose file changed is loaded again, as Jinja's cache would (see _RecheckingLoader)."""
+    loaded = _LOADED.setdefault(environment, {})
+    template = loaded.get(name)
+    if template is None or not template.is_up_to_date:
+        template = loaded[name] = environment.get_template(name)
+    return template

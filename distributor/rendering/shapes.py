@@ -26,7 +26,7 @@ from typing import Any, NoReturn
 from jinja2 import Environment, Template, pass_eval_context
 from jinja2.filters import do_join
 from jinja2.nodes import EvalContext
-from markupsafe import escape
+from markupsafe import Markup, escape
 
 _NONCE = "".join(secrets.choice("0123456789") for _ in range(12))
 _TOKEN = re.compile(rf"%%SLOT{_NONCE}x(\d+)%%")
@@ -139,10 +139,15 @@ def _structure(value: Any, values: list[Any]) -> Hashable:
     non-string values, with ``_SLOT`` for each non-empty string. ``values`` collects those
     strings in order."""
     kind = type(value)
+    if kind is str or kind is Markup:
+        if value:
+            values.append(value)
+            return _SLOT
+        return value  # type: ignore[no-any-return]
     if kind is dict:
-        return tuple((key, _structure(item, values)) for key, item in value.items())
+        return tuple([(key, _structure(item, values)) for key, item in value.items()])
     if kind is list or kind is tuple:
-        return ("list", *(_structure(item, values) for item in value))
+        return ("list", *[_structure(item, values) for item in value])
     if isinstance(value, str) and value:
         values.append(value)
         return _SLOT
@@ -162,52 +167,113 @@ def _tokenise(value: Any, render: _Render) -> Any:
     return value
 
 
+class Variables:
+    """Template variables whose structure is worked out once, for rendering several
+    templates with them (the newsletter's HTML and text parts)."""
+
+    __slots__ = ("mapping", "structure", "values")
+
+    def __init__(self, mapping: dict[str, Any]) -> None:
+        self.mapping = mapping
+        self.values: list[Any] = []
+        self.structure = _structure(mapping, self.values)
+
+
 @dataclass(frozen=True)
-class _Shape:
-    output: str
+class Shape:
+    """A template's output for one structure of variables: literal text around numbered
+    slots, and the values filters derive from the given ones."""
+
+    # [literal, None, literal, None, …, literal]: the None items are where values go.
+    pieces: tuple[str | None, ...]
+    slots: tuple[int, ...]
     derived: tuple[_Derived, ...]
+    escapes: bool
+
+    def fill(self, values: list[Any], accept: Callable[[str], bool] | None = None) -> str | None:
+        """The output for ``values`` (the structure's strings in order; derived ones are
+        appended). None when ``accept`` refuses one of them."""
+        for sources, function in self.derived:
+            values.append(function(*[values[index] for index in sources]))
+        if accept is not None and not all(map(accept, values)):
+            return None
+        if self.escapes:
+            values = [escape(value) for value in values]
+        pieces = list(self.pieces)
+        pieces[1::2] = [values[index] for index in self.slots]
+        return "".join(pieces)  # type: ignore[arg-type]  # every None is now a value
 
 
 def _no_finish(output: str) -> str:
     return output
 
 
-_SHAPES: dict[tuple[Template, Callable[[str], str], Hashable], _Shape] = {}
+_SHAPES: dict[tuple[Template, Callable[[str], str], Hashable], Shape | None] = {}
 _SHAPES_KEPT = 256
 _SHAPES_LOCK = threading.Lock()
 
 
-def _shape(template: Template, variables: Any, finish: Callable[[str], str]) -> _Shape:
+def _compile(template: Template, variables: Any, finish: Callable[[str], str]) -> Shape | None:
+    """The shape, or None when the template looks at a value (or fails on tokens)."""
     render = _Render(html=template.environment.autoescape is True)
-    output = finish(template.render(_tokenise(variables, render)))
+    try:
+        output = finish(template.render(_tokenise(variables, render)))
+    except Exception:
+        # Whatever went wrong (a template using a value, an MJML error), the ordinary render
+        # decides: it succeeds, or raises the error about the article, not about tokens.
+        return None
+    parts = _TOKEN.split(output)
     # A token the finishing step rewrote (re-encoded, split) would lose a value.
-    if output.count(_NONCE) != len(_TOKEN.findall(output)):
-        raise ValueInspected
-    return _Shape(output, tuple(render.derived))
+    if output.count(_NONCE) != len(parts) // 2:
+        return None
+    pieces: list[str | None] = list(parts)
+    pieces[1::2] = [None] * (len(parts) // 2)
+    return Shape(
+        tuple(pieces),
+        tuple(int(index) for index in parts[1::2]),
+        tuple(render.derived),
+        template.environment.autoescape is True,
+    )
+
+
+def shape(
+    template: Template,
+    structure: Hashable,
+    variables: Any,
+    finish: Callable[[str], str] = _no_finish,
+) -> Shape | None:
+    """The cached shape of ``template`` for variables of this ``structure`` (any hashable
+    that differs whenever the output's layout can, as ``_structure`` gives), made from
+    ``variables`` on first use. None: the template must be rendered the ordinary way."""
+    key = (template, finish, structure)
+    try:
+        return _SHAPES[key]
+    except KeyError:
+        pass
+    compiled = _compile(template, variables, finish)
+    with _SHAPES_LOCK:
+        if len(_SHAPES) >= _SHAPES_KEPT:
+            _SHAPES.pop(next(iter(_SHAPES)), None)
+        _SHAPES[key] = compiled
+    return compiled
 
 
 def render(
     template: Template,
-    variables: dict[str, Any],
+    variables: dict[str, Any] | Variables,
     finish: Callable[[str], str] = _no_finish,
 ) -> str:
     """``finish(template.render(variables))``, running the template and ``finish`` only for a
     template and structure of variables not seen before."""
-    values: list[Any] = []
-    try:
-        key = (template, finish, _structure(variables, values))
-        shape = _SHAPES.get(key)
-        if shape is None:
-            shape = _shape(template, variables, finish)
-            with _SHAPES_LOCK:
-                if len(_SHAPES) >= _SHAPES_KEPT:
-                    _SHAPES.pop(next(iter(_SHAPES)))
-                _SHAPES[key] = shape
-        for sources, function in shape.derived:
-            values.append(function(*(values[index] for index in sources)))
-    except Exception:
-        # Whatever went wrong (a template using a value, an MJML error), the ordinary render
-        # decides: it succeeds, or raises the error about the article, not about tokens.
-        return finish(template.render(variables))
-    encode = (lambda value: str(escape(value))) if template.environment.autoescape else str
-    return _TOKEN.sub(lambda match: encode(values[int(match.group(1))]), shape.output)
+    if not isinstance(variables, Variables):
+        variables = Variables(variables)
+    compiled = shape(template, variables.structure, variables.mapping, finish)
+    output = None
+    if compiled is not None:
+        try:
+            output = compiled.fill(list(variables.values))
+        except Exception:
+            output = None  # a lifted filter failing on the real value: Jinja reports it
+    if output is None:
+        return finish(template.render(variables.mapping))
+    return output

@@ -12,6 +12,7 @@ fits by the same rule.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from jinja2 import Template, TemplateError
 from distributor.domain import Article, Image, LinkCard, PostRendition, RenderError
 from distributor.rendering import shapes
 from distributor.rendering.counting import MEASURES, LinkLimitedMeasure, link_count
-from distributor.rendering.jinja import text_environment
+from distributor.rendering.jinja import get_template, text_environment
 from distributor.rendering.options import Utm
 from distributor.rendering.text import (
     cut_points,
@@ -29,6 +30,7 @@ from distributor.rendering.text import (
     grapheme_prefix,
     graphemes,
     is_http_url,
+    points_within,
     shorten,
     single_line,
     truncate,
@@ -121,8 +123,41 @@ def _has_word(folded_text: str, folded_word: str) -> bool:
     return False
 
 
+@dataclass
+class PostSource:
+    """What every platform's post of one article is made from, worked out once per article
+    rather than once per platform: the one-line title and lead, every hashtag the categories
+    give (before a platform's maximum), and, on first need, where the lead may be cut."""
+
+    article: Article
+    title: str
+    lead: str
+    tags: list[str]
+    _lead_cuts: list[int] | None = field(default=None, repr=False)
+    _card_description: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, article: Article) -> PostSource:
+        title = single_line(article.title)
+        lead = single_line(article.lead)
+        return cls(article, title, lead, hashtags(article.categories, text=f"{title} {lead}"))
+
+    def lead_cuts(self) -> list[int]:
+        """``cut_points(self.lead)``: every shortening of the lead on every platform uses them."""
+        if self._lead_cuts is None:
+            self._lead_cuts = cut_points(self.lead)
+        return self._lead_cuts
+
+    def card_description(self) -> str:
+        if self._card_description is None:
+            self._card_description = truncate(
+                self.lead, CARD_DESCRIPTION_GRAPHEMES, points=self.lead_cuts()
+            )
+        return self._card_description
+
+
 def render_post(
-    article: Article,
+    article: Article | PostSource,
     platform: str,
     *,
     templates_dir: Path,
@@ -132,6 +167,8 @@ def render_post(
 ) -> PostRendition | RenderError:
     """The post for ``platform``, or a RenderError explaining why there is none.
 
+    ``article``: the article, or its PostSource when rendering it for several platforms.
+
     ``thread``: continue a lead that does not fit in numbered replies (where the platform has
     threads). ``utm``: UTM parameters added to the article link before anything is measured.
     ``max_hashtags``: overrides the platform's maximum (MAX_HASHTAGS)."""
@@ -139,7 +176,8 @@ def render_post(
         known = ", ".join(SOCIAL_PLATFORMS)
         return RenderError(f"unknown platform {platform!r}; known: {known}", where="social")
     where = f"social/{platform}"
-    url = article.url
+    source = article if isinstance(article, PostSource) else PostSource.of(article)
+    url = source.article.url
     if url is not None and not is_http_url(url):
         return RenderError(f"article URL {url!r} is not an absolute http(s) URL", where=where)
     if url and utm is not None:
@@ -149,9 +187,9 @@ def render_post(
     elif max_hashtags < 0:
         return RenderError(f"max_hashtags must be ≥ 0, not {max_hashtags}", where=where)
     try:
-        template = text_environment(templates_dir).get_template(f"social/{platform}.txt.j2")
+        template = get_template(text_environment(templates_dir), f"social/{platform}.txt.j2")
         return _fit(
-            article,
+            source,
             platform,
             template,
             url or None,
@@ -163,7 +201,7 @@ def render_post(
 
 
 def _fit(
-    article: Article,
+    source: PostSource,
     platform: str,
     template: Template,
     url: str | None,
@@ -171,25 +209,16 @@ def _fit(
     thread: bool,
     max_hashtags: int | None,
 ) -> PostRendition | RenderError:
+    # Fitting measures some texts twice (the text that fits is measured again for its
+    # length), so this post's counts are remembered.
     rule = MEASURES[platform]
+    rule = replace(rule, count=_remembering(rule.count))
     where = f"social/{platform}"
-    title = single_line(article.title)
-    lead = single_line(article.lead)
-    tags = hashtags(article.categories, text=f"{title} {lead}", limit=max_hashtags)
+    title, lead = source.title, source.lead
+    tags = source.tags if max_hashtags is None else source.tags[:max_hashtags]
     warnings: list[str] = []
     replies: list[str] = []
-
-    def render(title: str, lead: str, tags: Sequence[str]) -> str:
-        variables = {
-            "title": title,
-            "lead": lead,
-            "url": url or "",
-            "hashtags": [f"#{tag}" for tag in tags],
-        }
-        text = shapes.render(template, variables)
-        lines = (line.rstrip() for line in text.strip().splitlines())
-        return str(_BLANK_LINES.sub("\n\n", "\n".join(lines)))
-
+    render = _PostTemplate(template, url or "")
     fits = rule.fits
 
     # A URL inside the lead may count less than its graphemes (Mastodon: 23), hence the slack.
@@ -209,26 +238,36 @@ def _fit(
             # has more links: the length alone decides.
             fits = rule.length_fits
     if thread and lead and not fits(text):
-        threaded = _thread(render, fits, title, lead, tags, bound)
+        threaded = _thread(render, fits, title, lead, tags, bound, source.lead_cuts())
         if isinstance(threaded, str):
             warnings.append(f"no thread: {threaded}; shortened instead")
         else:
             text, replies, kept = threaded
             if replies:
                 warnings.append(f"lead continued in {len(replies)} numbered replies")
-    while not fits(text) and kept:
-        kept.pop()
-        text = render(title, lead, kept)
+    if kept and not fits(text):
+        bare = render(title, lead, [])
+        if fits(bare):
+            while not fits(text) and kept:
+                kept.pop()
+                text = render(title, lead, kept)
+        else:
+            kept, text = [], bare  # without any hashtag it does not fit: none will
     if len(kept) < len(tags):
         dropped = " ".join(f"#{tag}" for tag in tags[len(kept) :])
         warnings.append(f"hashtags dropped to fit: {dropped}")
 
     if not fits(text):
-        short_lead = shorten(lead, _lead_fits(render, fits, title), bound=bound)
-        if short_lead is not None and not fits(render(title, short_lead, [])):
-            short_lead = shorten(
-                lead, lambda candidate: fits(render(title, candidate, [])), bound=bound
-            )
+        # Shortening the lead by what the text is over its limit (and room for "…") is
+        # about right on every platform: the search starts there.
+        over = rule.count(text) - rule.limit
+        short_lead = shorten(
+            lead,
+            lambda candidate: fits(render(title, candidate, [])),
+            bound=bound,
+            points=source.lead_cuts(),
+            near=len(lead) - over - 2,
+        )
         if short_lead is not None:
             warnings.append("lead shortened to fit")
             text = render(title, short_lead, [])
@@ -248,7 +287,9 @@ def _fit(
     elif url not in text:
         return RenderError(f"template social/{platform}.txt.j2 does not show the URL", where=where)
 
-    image = _image(article, title, warnings, ALT_TEXT_LIMITS.get(platform, ALT_TEXT_GRAPHEMES))
+    image = _image(
+        source.article, title, warnings, ALT_TEXT_LIMITS.get(platform, ALT_TEXT_GRAPHEMES)
+    )
     card: LinkCard | None = None
     facets: list[dict[str, Any]] = []
     if platform == "bluesky":
@@ -260,13 +301,13 @@ def _fit(
             card = LinkCard(
                 uri=url,
                 title=title,
-                description=truncate(lead, CARD_DESCRIPTION_GRAPHEMES),
+                description=source.card_description(),
                 image_url=image.url if image else None,
             )
     return PostRendition(
         platform=platform,
         text=text,
-        length=rule(text).length,
+        length=rule.count(text),
         limit=rule.limit,
         link=url,
         card=card,
@@ -277,6 +318,58 @@ def _fit(
     )
 
 
+def _remembering(count: Callable[[str], int]) -> Callable[[str], int]:
+    counted: dict[str, int] = {}
+
+    def remembered(text: str) -> int:
+        length = counted.get(text)
+        if length is None:
+            length = counted[text] = count(text)
+        return length
+
+    return remembered
+
+
+def _tidy(text: str) -> str:
+    """A rendered post without blank lines at its ends, trailing spaces, or more than one
+    blank line in a row (what an empty section of the template leaves)."""
+    lines = (line.rstrip() for line in text.strip().splitlines())
+    return str(_BLANK_LINES.sub("\n\n", "\n".join(lines)))
+
+
+def _keeps_lines(value: str) -> bool:
+    """Whether tidying commutes with putting ``value`` in the template: it holds no line
+    break and has no space at either end, so it neither makes nor ends a blank line."""
+    return value.isprintable() and value[0] != " " and value[-1] != " "
+
+
+class _PostTemplate:
+    """Post texts from one template, as ``_tidy(template.render(...))`` gives them: the
+    template runs (and is tidied) once per layout (which of title, lead and link are empty,
+    how many hashtags), and each text of that layout is a substitution into it. Fitting a
+    post tries many texts."""
+
+    def __init__(self, template: Template, url: str) -> None:
+        self.template = template
+        self.url = url
+
+    def __call__(self, title: str, lead: str, tags: Sequence[str]) -> str:
+        hashtags = [f"#{tag}" for tag in tags]
+        variables = {"title": title, "lead": lead, "url": self.url, "hashtags": hashtags}
+        layout = ("post", title != "", lead != "", self.url != "", len(hashtags))
+        compiled = shapes.shape(self.template, layout, variables, _tidy)
+        if compiled is not None:
+            values = [value for value in (title, lead, self.url) if value]
+            values += hashtags
+            try:
+                text = compiled.fill(values, _keeps_lines)
+            except Exception:
+                text = None  # a filter failing on the real value: Jinja reports it below
+            if text is not None:
+                return text
+        return _tidy(self.template.render(variables))
+
+
 def _thread(
     render: Callable[[str, str, Sequence[str]], str],
     fits: Callable[[str], bool],
@@ -284,6 +377,7 @@ def _thread(
     lead: str,
     tags: Sequence[str],
     bound: int,
+    lead_cuts: list[int],
 ) -> tuple[str, list[str], list[str]] | str:
     """(first post, replies, hashtags kept): the lead split at words into numbered parts
     ("… 1/3"), the first with title, link and as many hashtags as fit, each reply within the
@@ -292,7 +386,10 @@ def _thread(
     kept = list(tags)
     while True:
         head = _longest_prefix(
-            lead, lambda part: fits(render(title, f"{part} {_NUMBER_SLOT}", kept)), bound
+            lead,
+            lambda part: fits(render(title, f"{part} {_NUMBER_SLOT}", kept)),
+            bound,
+            lead_cuts,
         )
         # Hashtags give way to a first part that says something (they are dropped last to
         # first, as when shortening).
@@ -319,11 +416,14 @@ def _thread(
     return first, replies, kept
 
 
-def _longest_prefix(text: str, accept: Callable[[str], bool], bound: int) -> str:
+def _longest_prefix(
+    text: str, accept: Callable[[str], bool], bound: int, points: list[int] | None = None
+) -> str:
     """The longest accepted prefix of ``text`` that ends at a word boundary (never inside a
-    word, URL, hashtag or emoji sequence), without an ellipsis; "" when none is accepted."""
+    word, URL, hashtag or emoji sequence), without an ellipsis; "" when none is accepted.
+    ``points``: ``cut_points(text)``, when known."""
     window = grapheme_prefix(text, bound + 1)
-    points = cut_points(window)
+    points = cut_points(window) if points is None else points_within(points, window)
     if window == text:
         points.append(len(text))
     best = ""
@@ -337,20 +437,6 @@ def _longest_prefix(text: str, accept: Callable[[str], bool], bound: int) -> str
         else:
             high = middle - 1
     return best
-
-
-_LEAD_SLOT = "\x00lead\x00"
-
-
-def _lead_fits(
-    render: Callable[[str, str, Sequence[str]], str], fits: Callable[[str], bool], title: str
-) -> Callable[[str], bool]:
-    """A test of lead candidates that renders the template once: the lead goes into a slot of
-    the rendered text. Templates that transform the lead (a filter) get a full render each."""
-    skeleton = render(title, _LEAD_SLOT, [])
-    if skeleton.count(_LEAD_SLOT) != 1:
-        return lambda candidate: fits(render(title, candidate, []))
-    return lambda candidate: fits(skeleton.replace(_LEAD_SLOT, candidate))
 
 
 def _image(article: Article, title: str, warnings: list[str], alt_limit: int) -> Image | None:

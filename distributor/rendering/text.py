@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -64,13 +65,26 @@ def utf8_length(s: str) -> int:
 
 
 def find_urls(text: str) -> list[tuple[int, int]]:
-    """(start, end) code-point spans of the http(s) URLs a platform would link."""
-    spans = []
-    for match in _URL.finditer(text):
-        start, end = match.span()
-        end = start + len(_trim_url(match.group()))
-        if end - start > len("https://"):
-            spans.append((start, end))
+    """(start, end) code-point spans of the http(s) URLs a platform would link.
+
+    What ``_URL.finditer(text)`` finds, but tried only where a URL can start: four or five
+    characters ("http", "https") before each "://" (the Unicode-property pattern is slow to
+    try at every character of a post)."""
+    spans: list[tuple[int, int]] = []
+    scanned = 0  # where the last match ended: finditer resumes there
+    separator = text.find("://")
+    while separator != -1:
+        for start in (separator - 5, separator - 4):
+            if start < scanned:
+                continue
+            match = _URL.match(text, start)
+            if match is not None:
+                scanned = match.end()
+                end = start + len(_trim_url(match.group()))
+                if end - start > len("https://"):
+                    spans.append((start, end))
+                break
+        separator = text.find("://", max(separator + 3, scanned))
     return spans
 
 
@@ -197,6 +211,12 @@ def cut_points(text: str) -> list[int]:
     return points
 
 
+def points_within(points: list[int], prefix: str) -> list[int]:
+    """The cut points of a text (``cut_points(text)``) that lie inside its ``prefix``: as
+    good as ``cut_points(prefix)``, and a cut there never splits a URL the prefix ends in."""
+    return points[: bisect_left(points, len(prefix))]
+
+
 def _splits_unspaced_script(text: str, token_start: int, before: str, after: str) -> bool:
     if text.startswith(("#", "@"), token_start) or _URL.match(text, token_start):
         return False
@@ -227,37 +247,85 @@ def grapheme_prefix(text: str, count: int) -> str:
     return text
 
 
-def shorten(text: str, accept: Callable[[str], bool], *, bound: int | None = None) -> str | None:
+def shorten(
+    text: str,
+    accept: Callable[[str], bool],
+    *,
+    bound: int | None = None,
+    points: list[int] | None = None,
+    near: int | None = None,
+) -> str | None:
     """``text`` itself if accepted, else the longest accepted cut of it ending in ``…``;
     None when not even the first word fits. ``accept`` is checked on every answer.
 
     ``bound``: no accepted answer is longer than this many graphemes, so cut points past it
-    need not be computed (long leads made this the slowest step of rendering)."""
+    need not be computed (long leads made this the slowest step of rendering). ``points``:
+    ``cut_points(text)``, when the caller shortens the same text more than once. ``near``:
+    about how many code points the answer keeps, when the caller can tell: the search starts
+    there and widens, so a good guess costs two tries instead of a binary search's six or
+    more (every try renders and measures a whole post); a bad one only costs more tries."""
     if accept(text):
         return text
     if bound is not None:
         text = grapheme_prefix(text, bound + 1)
-    points = cut_points(text)
+    points = cut_points(text) if points is None else points_within(points, text)
     best: str | None = None
+    best_index = -1
+
+    def higher(index: int) -> bool:
+        """Whether the answer lies above ``index`` (its cut is accepted, or empty)."""
+        nonlocal best, best_index
+        candidate = ellipsize(text[: points[index]])
+        if not candidate:
+            return True
+        if not accept(candidate):
+            return False
+        if index > best_index:
+            best, best_index = candidate, index
+        return True
+
     low, high = 0, len(points) - 1
-    # Binary search over the cut points, building only the candidates it probes.
+    if near is not None and low <= high:
+        # Widen from the guess in doubling steps until the answer is bracketed.
+        guess = min(max(bisect_left(points, near + 1) - 1, low), high)
+        step = 1
+        if higher(guess):
+            low = guess + 1
+            while low <= high:
+                index = min(guess + step, high)
+                if higher(index):
+                    low, guess, step = index + 1, index, step * 2
+                else:
+                    high = index - 1
+                    break
+        else:
+            high = guess - 1
+            while low <= high:
+                index = max(guess - step, low)
+                if higher(index):
+                    low = index + 1
+                    break
+                high, guess, step = index - 1, index, step * 2
+    # Binary search over the cut points left, building only the candidates it probes.
     while low <= high:
         middle = (low + high) // 2
-        candidate = ellipsize(text[: points[middle]])
-        if not candidate:
-            low = middle + 1
-        elif accept(candidate):
-            best = candidate
+        if higher(middle):
             low = middle + 1
         else:
             high = middle - 1
     return best
 
 
-def truncate(text: str, max_graphemes: int) -> str:
-    """At most ``max_graphemes``, cut at a word and marked with ``…`` when cut."""
+def truncate(text: str, max_graphemes: int, *, points: list[int] | None = None) -> str:
+    """At most ``max_graphemes``, cut at a word and marked with ``…`` when cut. ``points``:
+    ``cut_points(text)``, when known."""
     return (
-        shorten(text, lambda candidate: graphemes(candidate) <= max_graphemes, bound=max_graphemes)
+        shorten(
+            text,
+            lambda candidate: graphemes(candidate) <= max_graphemes,
+            bound=max_graphemes,
+            points=points,
+        )
         or ""
     )
 

@@ -79,10 +79,13 @@ def _patterns() -> dict[str, re.Pattern[str]]:
     return {name: python_pattern(*getattr(twitter_data, name)) for name in names}
 
 
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
 def utf16_units(text: str) -> str:
     """``text`` as one Python character per UTF-16 code unit (astral characters become
     surrogate pairs), so that offsets and regular expressions behave as in JavaScript."""
-    if text.isascii() or max(text) < "\U00010000":
+    if text.isascii() or _ASTRAL.search(text) is None:
         return text  # nothing outside the BMP: one code point is one code unit
     return "".join(map(chr, array("H", text.encode("utf-16-le", "surrogatepass"))))
 
@@ -101,7 +104,9 @@ class _Entity:
 # What the URL pattern treats as space: no part of a URL (protocol, domain, port, path, query)
 # may contain one, so every URL lies inside one run of other characters.
 _SPACE = "\t-\r \x85\xa0\u1680\u180e\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-_RUN_WITH_DOT = re.compile(f"[^{_SPACE}]*\\.[^{_SPACE}]*")
+# Anchored at a run's start and possessive, so a run without a dot is read once, not once
+# from each of its characters.
+_RUN_WITH_DOT = re.compile(f"(?<![^{_SPACE}])[^{_SPACE}.]*+\\.[^{_SPACE}]*+")
 
 
 # JavaScript's case-insensitive matching (without the u flag) never folds a non-ASCII
@@ -183,16 +188,21 @@ def _run_url_entities(units: str) -> tuple[_Entity, ...]:
 
 
 # An emoji is non-ASCII code units, or a keycap: one of "#*0-9" and then non-ASCII ones.
-_EMOJI_WINDOW = re.compile("[#*0-9]?[^\\x00-\\x7f]+")
+# (The keycap's first character is looked for by hand: a pattern starting with an optional
+# character is tried at every position, one starting with a class is found by a fast scan.)
+_NON_ASCII = re.compile("[^\\x00-\\x7f]+")
+_KEYCAP_BASES = frozenset("#*0123456789")
 
 
 def _emoji_spans(units: str) -> Iterator[tuple[int, int]]:
     """twemoji's matches, searched only where an emoji can be (the same matches, without
     trying the pattern at every ASCII character of a mostly Latin post)."""
-    for window in _EMOJI_WINDOW.finditer(units):
-        offset = window.start()
-        for start, end in _window_emoji_spans(window.group()):
-            yield start + offset, end + offset
+    for window in _NON_ASCII.finditer(units):
+        offset, end = window.span()
+        if offset and units[offset - 1] in _KEYCAP_BASES:
+            offset -= 1
+        for start, stop in _window_emoji_spans(units[offset:end]):
+            yield start + offset, stop + offset
 
 
 @lru_cache(maxsize=4096)
