@@ -79,8 +79,10 @@ def store_article(session: Session, article: Article, *, source: str) -> Stored:
 
 
 def render_for_channel(
-    article: Article, channel: t.Channel, settings: Settings
+    article: Article, channel: t.Channel, settings: Settings, source: Any = None
 ) -> dict[str, Any] | RenderError:
+    """``source``: the article's ``rendering.PostSource`` when rendering it for several
+    channels, so what every post shares is worked out once."""
     from distributor import rendering
 
     if channel.kind == EMAIL_KIND:
@@ -92,7 +94,7 @@ def render_for_channel(
         except ValueError as error:
             return RenderError(f"channel {channel.name!r}: {error}", where=f"social/{channel.kind}")
         result = rendering.render_post(
-            article,
+            source or article,
             channel.kind,
             templates_dir=settings.templates_dir,
             thread=options.thread,
@@ -114,12 +116,15 @@ def email_context(settings: Settings) -> Any:
 
 def render_renditions(session: Session, row: t.Article, settings: Settings) -> list[t.Rendition]:
     """(Re)render the article for every enabled channel. A changed rendition voids its approvals."""
+    from distributor.rendering import PostSource
+
     article = Article.from_dict(row.data)
+    source = PostSource.of(article)
     renditions: list[t.Rendition] = []
     for channel in session.scalars(
         select(t.Channel).where(t.Channel.enabled.is_(True)).order_by(t.Channel.id)
     ):
-        result = render_for_channel(article, channel, settings)
+        result = render_for_channel(article, channel, settings, source)
         payload = None if isinstance(result, RenderError) else result
         error = str(result) if isinstance(result, RenderError) else None
         content_hash = canonical_hash(payload if payload is not None else {"error": error})

@@ -11,13 +11,14 @@ from __future__ import annotations
 from distributor.rendering.counting import measure
 from distributor.rendering.email import EmailContext, render_email
 from distributor.rendering.options import PostOptions, Utm, with_utm
-from distributor.rendering.social import render_post
+from distributor.rendering.social import PostSource, render_post
 from distributor.rendering.text import Measurement
 
 __all__ = [
     "EmailContext",
     "Measurement",
     "PostOptions",
+    "PostSource",
     "Utm",
     "measure",
     "render_email",

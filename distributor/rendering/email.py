@@ -80,6 +80,8 @@ class EmailContext:
 def strip_placeholders(text: str) -> str:
     """Remove every per-recipient placeholder, repeatedly, so that removing an inner one
     cannot join the halves around it into a new one."""
+    if "%%" not in text:  # every placeholder starts with it
+        return text
     previous = None
     while previous != text:
         previous = text
@@ -88,10 +90,8 @@ def strip_placeholders(text: str) -> str:
     return text
 
 
-def sanitise_body(body_html: str, base_url: str | None) -> str:
-    """nh3 again, with the email allowlist: the body was sanitised at ingest, but a renderer
-    that trusts its input is one bug away from mailing a script to every subscriber."""
-    options: dict[str, Any] = {
+def _email_allowlist() -> dict[str, Any]:
+    return {
         "tags": set(EMAIL_TAGS),
         "attributes": {tag: set(names) for tag, names in EMAIL_ATTRIBUTES.items()},
         "clean_content_tags": {"script", "style"},
@@ -103,15 +103,46 @@ def sanitise_body(body_html: str, base_url: str | None) -> str:
             "p": {"style": "margin:0 0 16px 0;"},
         },
     }
+
+
+# Built once: nh3 spends more time taking in an allowlist than cleaning an article with it.
+# It leaves relative links as they are; a body that has any is cleaned again below.
+_ABSOLUTE_LINKS_CLEANER = nh3.Cleaner(url_relative="pass_through", **_email_allowlist())
+_KEPT_SCHEMES = tuple(f"{scheme}:" for scheme in EMAIL_URL_SCHEMES)
+
+
+def _has_relative_link(cleaned: str) -> bool:
+    """Whether a link attribute (as nh3 writes them: lower-case, double-quoted) holds
+    anything but an absolute URL of a scheme the allowlist keeps. Text that merely looks
+    like such an attribute only costs the slower path."""
+    for attribute in ('href="', 'src="'):
+        start = cleaned.find(attribute)
+        while start != -1:
+            start += len(attribute)
+            if not cleaned[start : start + 8].lower().startswith(_KEPT_SCHEMES):
+                return True
+            start = cleaned.find(attribute, start)
+    return False
+
+
+def sanitise_body(body_html: str, base_url: str | None) -> str:
+    """nh3 again, with the email allowlist: the body was sanitised at ingest, but a renderer
+    that trusts its input is one bug away from mailing a script to every subscriber."""
+    cleaned = _ABSOLUTE_LINKS_CLEANER.clean(body_html)
+    if _has_relative_link(cleaned):
+        cleaned = _with_relative_links_resolved(body_html, base_url)
+    return _settle_for_mjml(strip_placeholders(cleaned))
+
+
+def _with_relative_links_resolved(body_html: str, base_url: str | None) -> str:
     # Relative links mean nothing in a mailbox: resolve them against the article, or drop
     # them when its URL is not one nh3 can parse.
-    cleaned: str | None = None
     if base_url:
         with contextlib.suppress(ValueError):  # a base nh3 cannot parse: relative links go
-            cleaned = nh3.clean(body_html, url_relative=("rewrite_with_base", base_url), **options)
-    if cleaned is None:
-        cleaned = nh3.clean(body_html, url_relative="deny", **options)
-    return _settle_for_mjml(strip_placeholders(cleaned))
+            return nh3.clean(
+                body_html, url_relative=("rewrite_with_base", base_url), **_email_allowlist()
+            )
+    return nh3.clean(body_html, url_relative="deny", **_email_allowlist())
 
 
 # mjml-python fails on some C0 controls and silently drops whitespace-only text that begins
@@ -123,6 +154,8 @@ _LINE_BREAK_BETWEEN_TAGS = re.compile(r">\s*\n\s*<")
 def _settle_for_mjml(body: str) -> str:
     """The body as MJML passes it through unchanged: no controls MJML rejects, and a single
     space where only whitespace with a line break separates two tags."""
+    if body.isprintable():  # neither a control nor a line break: a quicker test than either
+        return body.strip()
     body = _MJML_UNSAFE_CONTROLS.sub("", body)
     return _LINE_BREAK_BETWEEN_TAGS.sub("> <", body).strip()
 

@@ -190,12 +190,22 @@ class Shape:
     derived: tuple[_Derived, ...]
     escapes: bool
 
-    def fill(self, values: list[Any], accept: Callable[[str], bool] | None = None) -> str | None:
+    def fill(
+        self,
+        values: list[Any],
+        accept: Callable[[str], bool] | None = None,
+        *,
+        derived_accept: Callable[[str], bool] | None = None,
+    ) -> str | None:
         """The output for ``values`` (the structure's strings in order; derived ones are
-        appended). None when ``accept`` refuses one of them."""
+        appended). None when ``accept`` refuses one of them, or ``derived_accept`` one of
+        the derived ones."""
+        given = len(values)
         for sources, function in self.derived:
             values.append(function(*[values[index] for index in sources]))
         if accept is not None and not all(map(accept, values)):
+            return None
+        if derived_accept is not None and not all(map(derived_accept, values[given:])):
             return None
         if self.escapes:
             values = [escape(value) for value in values]

@@ -11,8 +11,9 @@ fits by the same rule.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,8 @@ class PostSource:
     title: str
     lead: str
     tags: list[str]
+    # Whether title, lead and every "#tag" pass _keeps_lines (see _PostTemplate).
+    keeps_lines: bool = False
     _lead_cuts: list[int] | None = field(default=None, repr=False)
     _card_description: str | None = field(default=None, repr=False)
 
@@ -140,7 +143,10 @@ class PostSource:
     def of(cls, article: Article) -> PostSource:
         title = single_line(article.title)
         lead = single_line(article.lead)
-        return cls(article, title, lead, hashtags(article.categories, text=f"{title} {lead}"))
+        tags = hashtags(article.categories, text=f"{title} {lead}")
+        given = [title, lead, *(f"#{tag}" for tag in tags)]
+        keeps_lines = all(map(_keeps_lines, filter(None, given)))
+        return cls(article, title, lead, tags, keeps_lines)
 
     def lead_cuts(self) -> list[int]:
         """``cut_points(self.lead)``: every shortening of the lead on every platform uses them."""
@@ -209,16 +215,13 @@ def _fit(
     thread: bool,
     max_hashtags: int | None,
 ) -> PostRendition | RenderError:
-    # Fitting measures some texts twice (the text that fits is measured again for its
-    # length), so this post's counts are remembered.
-    rule = MEASURES[platform]
-    rule = replace(rule, count=_remembering(rule.count))
+    rule = MEASURES[platform].remembering()
     where = f"social/{platform}"
     title, lead = source.title, source.lead
     tags = source.tags if max_hashtags is None else source.tags[:max_hashtags]
     warnings: list[str] = []
     replies: list[str] = []
-    render = _PostTemplate(template, url or "")
+    render = _PostTemplate(template, url or "", source)
     fits = rule.fits
 
     # A URL inside the lead may count less than its graphemes (Mastodon: 23), hence the slack.
@@ -318,18 +321,6 @@ def _fit(
     )
 
 
-def _remembering(count: Callable[[str], int]) -> Callable[[str], int]:
-    counted: dict[str, int] = {}
-
-    def remembered(text: str) -> int:
-        length = counted.get(text)
-        if length is None:
-            length = counted[text] = count(text)
-        return length
-
-    return remembered
-
-
 def _tidy(text: str) -> str:
     """A rendered post without blank lines at its ends, trailing spaces, or more than one
     blank line in a row (what an empty section of the template leaves)."""
@@ -337,9 +328,19 @@ def _tidy(text: str) -> str:
     return str(_BLANK_LINES.sub("\n\n", "\n".join(lines)))
 
 
+# What str.splitlines() splits at.
+_LINE_SPLITTERS = re.compile("[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+
+
 def _keeps_lines(value: str) -> bool:
     """Whether tidying commutes with putting ``value`` in the template: it holds no line
     break and has no space at either end, so it neither makes nor ends a blank line."""
+    return value == value.strip() and _LINE_SPLITTERS.search(value) is None
+
+
+def _keeps_lines_quickly(value: str) -> bool:
+    """A quicker test that implies _keeps_lines (isprintable() is False for every line
+    break and every space but " "), for values filters derive on each fill."""
     return value.isprintable() and value[0] != " " and value[-1] != " "
 
 
@@ -349,9 +350,13 @@ class _PostTemplate:
     how many hashtags), and each text of that layout is a substitution into it. Fitting a
     post tries many texts."""
 
-    def __init__(self, template: Template, url: str) -> None:
+    def __init__(self, template: Template, url: str, source: PostSource) -> None:
         self.template = template
         self.url = url
+        # Every title, lead and hashtag asked for is the source's or made from it by cutting
+        # at a space and adding "…" or a part number, which keeps _keeps_lines true: when
+        # the source's own values pass it, only values filters derive need testing.
+        self.given_keep_lines = source.keeps_lines and (not url or _keeps_lines(url))
 
     def __call__(self, title: str, lead: str, tags: Sequence[str]) -> str:
         hashtags = [f"#{tag}" for tag in tags]
@@ -362,7 +367,10 @@ class _PostTemplate:
             values = [value for value in (title, lead, self.url) if value]
             values += hashtags
             try:
-                text = compiled.fill(values, _keeps_lines)
+                if self.given_keep_lines:
+                    text = compiled.fill(values, derived_accept=_keeps_lines_quickly)
+                else:
+                    text = compiled.fill(values, _keeps_lines_quickly)
             except Exception:
                 text = None  # a filter failing on the real value: Jinja reports it below
             if text is not None:

@@ -112,12 +112,26 @@ def mastodon_length(text: str) -> int:
 
 
 def _shorten_mentions(text: str) -> str:
+    if "@" not in text:
+        return text
     return str(_MENTION.sub(lambda m: "@" + m.group("user"), text))
 
 
 def bluesky_length(text: str) -> tuple[int, int]:
     """(graphemes, UTF-8 bytes): Bluesky enforces both."""
     return graphemes(text), utf8_length(text)
+
+
+def _remembering(count: Callable[[str], int]) -> Callable[[str], int]:
+    counted: dict[str, int] = {}
+
+    def remembered(text: str) -> int:
+        length = counted.get(text)
+        if length is None:
+            length = counted[text] = count(text)
+        return length
+
+    return remembered
 
 
 @dataclass(frozen=True)
@@ -138,6 +152,14 @@ class Measure:
     count: Callable[[str], int]
     unit: str
     byte_limit: int | None = None
+
+    def remembering(self) -> Measure:
+        """This rule, remembering every count it makes: fitting a post measures some texts
+        more than once (the one that fits is measured again for its length)."""
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        copy.__dict__["count"] = _remembering(self.count)
+        return copy
 
     def fits(self, text: str) -> bool:
         """``self(text).fits`` without the report: fitting probes many candidates."""
@@ -193,8 +215,16 @@ def cut_points(text: str) -> list[int]:
     """Code-point offsets where ``text`` may be cut without splitting a word, URL, hashtag
     or grapheme cluster, in increasing order (``len(text)`` excluded)."""
     if _SIMPLE.fullmatch(text):
+        if _only_single_spaces(text):
+            # A one-line text (single_line's kind): every space ends a word.
+            points: list[int] = []
+            position = -1
+            for word in text.split(" ")[:-1]:
+                position += len(word) + 1
+                points.append(position)
+            return points
         return [match.start() for match in _WORD_END.finditer(text)]
-    points: list[int] = []
+    points = []
     token_start = 0
     previous: str | None = None
     for match in _GRAPHEME.finditer(text):
@@ -209,6 +239,14 @@ def cut_points(text: str) -> list[int]:
                 points.append(start)
         previous = cluster
     return points
+
+
+def _only_single_spaces(text: str) -> bool:
+    """For a text of _SIMPLE characters: whether its only spaces are single " " between
+    words (so each is a cut point)."""
+    return not (
+        "  " in text or "\t" in text or "\n" in text or "\xa0" in text or text.startswith(" ")
+    )
 
 
 def points_within(points: list[int], prefix: str) -> list[int]:
@@ -325,6 +363,7 @@ def truncate(text: str, max_graphemes: int, *, points: list[int] | None = None) 
             lambda candidate: graphemes(candidate) <= max_graphemes,
             bound=max_graphemes,
             points=points,
+            near=max_graphemes - 1,  # and the "…"
         )
         or ""
     )
@@ -364,47 +403,54 @@ def html_to_text(markup: str) -> str:
     current: list[str] = []
     links: list[tuple[str | None, int]] = []
     skipping = 0
-    position = 0
-    while (match := _MARKUP.match(markup, position)) is not None:
-        position = match.end()
-        data = match.group(4)
-        if data is not None:
-            if not skipping:
-                current.append(html.unescape(data).replace("\n", " "))
-            continue
-        name = match.group(2)
-        if name is None:
-            continue  # a comment, doctype or processing instruction
-        tag = name.lower()
-        closing = match.group(1) == "/"
-        if tag in _BLOCKS:
-            if current:
-                block = _block_text(current)
-                if block:
-                    blocks.append(block)
-                current = []
-            if tag == "li" and not closing and not match.group(3).endswith("/"):
-                current.append("- ")
-        elif tag == "br":
-            current.append("\n")
-        elif tag in _SKIPPED:
-            if closing:
-                skipping = max(0, skipping - 1)
-            elif tag in _RAW_TEXT:
-                end = re.compile(rf"</{tag}\s*>", re.IGNORECASE).search(markup, position)
-                position = end.end() if end else len(markup)
-            elif not match.group(3).endswith("/"):
-                skipping += 1
-        elif tag == "a":
-            if not closing:
-                href = _HREF.search(match.group(3))
-                value = next((g for g in href.groups() if g is not None), None) if href else None
-                links.append((html.unescape(value) if value is not None else None, len(current)))
-            elif links:
-                target, start = links.pop()
-                label = "".join(current[start:]).strip()
-                if target and is_http_url(target) and target != label:
-                    current.append(f" ({target})" if label else target)
+    position: int | None = 0
+    while position is not None:
+        start, position = position, None
+        # One scan to the end, unless raw text (script, style) has to be skipped to its end
+        # tag, which the token pattern cannot do: the scan then resumes after it.
+        for match in _MARKUP.finditer(markup, start):
+            closing, name, attributes, data = match.groups()
+            if data is not None:
+                if not skipping:
+                    current.append(html.unescape(data).replace("\n", " "))
+                continue
+            if name is None:
+                continue  # a comment, doctype or processing instruction
+            tag = name.lower()
+            if tag in _BLOCKS:
+                if current:
+                    block = _block_text(current)
+                    if block:
+                        blocks.append(block)
+                    current = []
+                if tag == "li" and not closing and not attributes.endswith("/"):
+                    current.append("- ")
+            elif tag == "br":
+                current.append("\n")
+            elif tag in _SKIPPED:
+                if closing:
+                    skipping = max(0, skipping - 1)
+                elif tag in _RAW_TEXT:
+                    end = re.compile(rf"</{tag}\s*>", re.IGNORECASE).search(markup, match.end())
+                    if end is not None:
+                        position = end.end()
+                    break
+                elif not attributes.endswith("/"):
+                    skipping += 1
+            elif tag == "a":
+                if not closing:
+                    href = _HREF.search(attributes)
+                    value = (
+                        next((g for g in href.groups() if g is not None), None) if href else None
+                    )
+                    links.append(
+                        (html.unescape(value) if value is not None else None, len(current))
+                    )
+                elif links:
+                    target, begin = links.pop()
+                    label = "".join(current[begin:]).strip()
+                    if target and is_http_url(target) and target != label:
+                        current.append(f" ({target})" if label else target)
     if current:
         block = _block_text(current)
         if block:

@@ -79,15 +79,13 @@ def _patterns() -> dict[str, re.Pattern[str]]:
     return {name: python_pattern(*getattr(twitter_data, name)) for name in names}
 
 
-_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
-
-
 def utf16_units(text: str) -> str:
     """``text`` as one Python character per UTF-16 code unit (astral characters become
     surrogate pairs), so that offsets and regular expressions behave as in JavaScript."""
-    if text.isascii() or _ASTRAL.search(text) is None:
+    encoded = text.encode("utf-16-le", "surrogatepass")
+    if len(encoded) == 2 * len(text):
         return text  # nothing outside the BMP: one code point is one code unit
-    return "".join(map(chr, array("H", text.encode("utf-16-le", "surrogatepass"))))
+    return "".join(map(chr, array("H", encoded)))
 
 
 def from_utf16_units(units: str) -> str:
@@ -138,11 +136,31 @@ def _url_entities(units: str) -> list[_Entity]:
     if not units.isascii() and any(char in units for char in _JS_CASE_FOLDING):
         units = units.translate(_JS_CASE_STAND_INS)  # slow per character, hence the test
     entities: list[_Entity] = []
-    for run in _RUN_WITH_DOT.finditer(units):
-        offset = max(run.start() - 1, 0)
-        for entity in _run_url_entities(units[offset : run.end()]):
+    for start, end in _runs_with_dot(units):
+        offset = max(start - 1, 0)
+        for entity in _run_url_entities(units[offset:end]):
             entities.append(_Entity(entity.text, entity.start + offset, entity.end + offset))
     return entities
+
+
+# Where str.split() and the URL pattern disagree on what a space is.
+_SPLIT_DISAGREES = re.compile("[\x1c-\x1f\u180e]")
+
+
+def _runs_with_dot(units: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each run of non-space characters that holds a dot, in order."""
+    if _SPLIT_DISAGREES.search(units) is not None:
+        for run in _RUN_WITH_DOT.finditer(units):
+            yield run.span()
+        return
+    # str.split() is many times quicker than any pattern; a run with a dot is found again
+    # after the previous one (only a run with a dot can hold it).
+    position = 0
+    for word in units.split():
+        if "." in word:
+            start = units.find(word, position)
+            position = start + len(word)
+            yield start, position
 
 
 @lru_cache(maxsize=4096)
@@ -244,6 +262,10 @@ def _range_classes() -> tuple[tuple[re.Pattern[str], int], ...]:
 
 
 _WEIGHT_CLASSES = _range_classes()
+# The weight of every ASCII character, when one range gives them all the same.
+_ASCII_WEIGHT: int | None = next(
+    (weight for start, end, weight in _RANGES if start <= 0 and end >= 0x7F), None
+)
 _SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
 
 
@@ -251,6 +273,8 @@ def _run_weight(units: str) -> int:
     """The weight of a run without URLs or emoji, as parseTweet adds it up: every code unit
     by its range, except that a surrogate pair counts once (by its low surrogate, which no
     range covers, so with the default weight)."""
+    if _ASCII_WEIGHT is not None and units.isascii():
+        return len(units) * _ASCII_WEIGHT
     if len(_WEIGHT_CLASSES) == 1 and _WEIGHT_CLASSES[0][0].fullmatch(units):
         return len(units) * _WEIGHT_CLASSES[0][1]  # Latin text: all one weight
     weighted = 0
