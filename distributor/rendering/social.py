@@ -26,6 +26,7 @@ from distributor.rendering.counting import MEASURES, LinkLimitedMeasure, link_co
 from distributor.rendering.jinja import get_template, text_environment
 from distributor.rendering.options import Utm
 from distributor.rendering.text import (
+    ELLIPSIS,
     cut_points,
     find_urls,
     grapheme_prefix,
@@ -261,15 +262,16 @@ def _fit(
         warnings.append(f"hashtags dropped to fit: {dropped}")
 
     if not fits(text):
-        # Shortening the lead by what the text is over its limit (and room for "…") is
-        # about right on every platform: the search starts there.
-        over = rule.count(text) - rule.limit
+        # Shortening the lead by what the text is over its limit, and by the "…" it gains,
+        # is about right on every platform: the search starts there.
+        over = rule.count(text) - rule.limit + rule.count(ELLIPSIS)
         short_lead = shorten(
             lead,
             lambda candidate: fits(render(title, candidate, [])),
             bound=bound,
             points=source.lead_cuts(),
-            near=len(lead) - over - 2,
+            near=len(lead) - over,
+            too_long=True,  # the lead as it is: the text just measured
         )
         if short_lead is not None:
             warnings.append("lead shortened to fit")

@@ -292,6 +292,7 @@ def shorten(
     bound: int | None = None,
     points: list[int] | None = None,
     near: int | None = None,
+    too_long: bool = False,
 ) -> str | None:
     """``text`` itself if accepted, else the longest accepted cut of it ending in ``…``;
     None when not even the first word fits. ``accept`` is checked on every answer.
@@ -301,8 +302,9 @@ def shorten(
     ``cut_points(text)``, when the caller shortens the same text more than once. ``near``:
     about how many code points the answer keeps, when the caller can tell: the search starts
     there and widens, so a good guess costs two tries instead of a binary search's six or
-    more (every try renders and measures a whole post); a bad one only costs more tries."""
-    if accept(text):
+    more (every try renders and measures a whole post); a bad one only costs more tries.
+    ``too_long``: the caller knows ``text`` itself is not accepted."""
+    if not too_long and accept(text):
         return text
     if bound is not None:
         text = grapheme_prefix(text, bound + 1)

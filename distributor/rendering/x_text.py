@@ -302,9 +302,21 @@ def parse_tweet(text: str) -> ParsedTweet:
     parseTweet walks the text: at a URL's start it adds 23 and jumps past the URL, at an
     emoji's start 2 and jumps past it, elsewhere it adds the character's weight. Entities
     are visited in that order here and the runs between them weighed at once."""
+    length, valid = _walk(text, check=True)
+    return ParsedTweet(length, valid and 0 < length <= MAX_WEIGHTED_LENGTH)
+
+
+def _walk(text: str, *, check: bool) -> tuple[int, bool]:
+    """(weighted length, no invalid character where the walk looks) of ``text``; with
+    ``check`` False the second is not worked out (fitting a post needs only the length)."""
     normalized = unicodedata.normalize("NFC", text)
     units = utf16_units(normalized)
     urls = _url_entities(units)
+    if not check and _ASCII_WEIGHT is not None and units.isascii():
+        # No emoji without a non-ASCII unit: URLs weigh 23, every other character the same.
+        covered = sum(entity.end - entity.start for entity in urls)
+        weighted = (len(units) - covered) * _ASCII_WEIGHT + len(urls) * URL_LENGTH * _SCALE
+        return weighted // _SCALE, True
     entities: dict[int, tuple[str, int]] = {}
     if not units.isascii():  # every emoji pattern needs a non-ASCII code unit
         for start, end in _emoji_spans(units):
@@ -323,17 +335,18 @@ def parse_tweet(text: str) -> ParsedTweet:
         weighted += _run_weight(run) + weight
         position = start + len(entity_text)
         # Validity is checked on the unit where the walk stands after each step.
-        valid = valid and not invalid.search(run) and not invalid.match(units, position - 1)
+        if check and valid:
+            valid = not invalid.search(run) and not invalid.match(units, position - 1)
     run = units[position:]
     weighted += _run_weight(run)
-    valid = valid and not invalid.search(run)
-    length = weighted // _SCALE
-    return ParsedTweet(length, valid and 0 < length <= MAX_WEIGHTED_LENGTH)
+    if check and valid:
+        valid = not invalid.search(run)
+    return weighted // _SCALE, valid
 
 
 def x_length(text: str) -> int:
     """Weighted length as X counts it (280 fit)."""
-    return parse_tweet(text).weighted_length
+    return _walk(text, check=False)[0]
 
 
 def x_url_spans(text: str) -> list[tuple[int, int]]:
