@@ -29,7 +29,7 @@ from distributor.domain import (
     RenderError,
 )
 from distributor.rendering import shapes
-from distributor.rendering.jinja import get_template, html_environment, text_environment
+from distributor.rendering.jinja import html_environment, text_environment
 from distributor.rendering.text import html_to_text, is_http_url, single_line, truncate
 
 if TYPE_CHECKING:
@@ -241,9 +241,9 @@ def render_email(article: Article, context: EmailContext) -> EmailRendition | Re
     )
     name = context.template
     try:
-        template = get_template(html_environment(context.templates_dir), f"email/{name}.mjml.j2")
+        template = html_environment(context.templates_dir).template(f"email/{name}.mjml.j2")
         text = shapes.render(
-            get_template(text_environment(context.templates_dir), f"email/{name}.txt.j2"),
+            text_environment(context.templates_dir).template(f"email/{name}.txt.j2"),
             variables,
         )
     except TemplateError as error:

@@ -8,7 +8,6 @@ passed in as variables, never compiled as template source. Missing variables fai
 from __future__ import annotations
 
 import time
-import weakref
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -43,42 +42,44 @@ class _RecheckingLoader(FileSystemLoader):
         return source, filename, recently_checked
 
 
-def _environment(templates_dir: Path, *, autoescape: bool) -> ImmutableSandboxedEnvironment:
-    environment = ImmutableSandboxedEnvironment(
-        loader=_RecheckingLoader(templates_dir),
-        autoescape=autoescape,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=False,
-        # Autoescaping prints a token through __html__; plain text needs this hook.
-        finalize=None if autoescape else shapes.print_slot,
-    )
-    shapes.install(environment)
-    return environment
+class ContentEnvironment(ImmutableSandboxedEnvironment):
+    """The sandboxed environment of the content templates, with a lookup of templates by
+    name that costs a dictionary lookup while the loader would not recheck the file anyway
+    (Jinja's own cache takes a lock and reorders its LRU on every call, and rendering one
+    article asks for ten templates)."""
+
+    def __init__(self, templates_dir: Path, *, autoescape: bool) -> None:
+        super().__init__(
+            loader=_RecheckingLoader(templates_dir),
+            autoescape=autoescape,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+            # Autoescaping prints a token through __html__; plain text needs this hook.
+            finalize=None if autoescape else shapes.print_slot,
+        )
+        shapes.install(self)
+        self._looked_up: dict[str, tuple[Template, float]] = {}
+
+    def template(self, name: str) -> Template:
+        """``get_template(name)``, as fresh as _RecheckingLoader keeps it."""
+        now = time.monotonic()
+        looked_up = self._looked_up.get(name)
+        if looked_up is not None and now - looked_up[1] < _RecheckingLoader.RECHECK_SECONDS:
+            return looked_up[0]
+        template = self.get_template(name)
+        self._looked_up[name] = (template, now)
+        return template
 
 
 @lru_cache(maxsize=8)
-def html_environment(templates_dir: Path) -> ImmutableSandboxedEnvironment:
+def html_environment(templates_dir: Path) -> ContentEnvironment:
     """For MJML/HTML templates: every variable is HTML-escaped unless marked safe."""
-    return _environment(templates_dir, autoescape=True)
+    return ContentEnvironment(templates_dir, autoescape=True)
 
 
 @lru_cache(maxsize=8)
-def text_environment(templates_dir: Path) -> ImmutableSandboxedEnvironment:
+def text_environment(templates_dir: Path) -> ContentEnvironment:
     """For plain-text parts and social posts, where escaping would show ``&amp;`` to readers."""
-    return _environment(templates_dir, autoescape=False)
-
-
-_LOADED: weakref.WeakKeyDictionary[Environment, dict[str, Template]] = weakref.WeakKeyDictionary()
-
-
-def get_template(environment: Environment, name: str) -> Template:
-    """``environment.get_template(name)``, without the locked LRU bookkeeping Jinja's own
-    cache does on every call (rendering one article asks for ten templates). A template
-    whose file changed is loaded again, as Jinja's cache would (see _RecheckingLoader)."""
-    loaded = _LOADED.setdefault(environment, {})
-    template = loaded.get(name)
-    if template is None or not template.is_up_to_date:
-        template = loaded[name] = environment.get_template(name)
-    return template
+    return ContentEnvironment(templates_dir, autoescape=False)

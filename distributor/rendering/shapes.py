@@ -208,10 +208,24 @@ class Shape:
         if derived_accept is not None and not all(map(derived_accept, values[given:])):
             return None
         if self.escapes:
-            values = [escape(value) for value in values]
+            values = [_html(value) for value in values]
         pieces = list(self.pieces)
         pieces[1::2] = [values[index] for index in self.slots]
         return "".join(pieces)  # type: ignore[arg-type]  # every None is now a value
+
+
+def _html(value: Any) -> str:
+    """``str(markupsafe.escape(value))``, without making a Markup of every value: the same
+    five replacements (``&`` first), and markup (``__html__``) as it is."""
+    if type(value) is str:
+        return (
+            value.replace("&", "&amp;")
+            .replace(">", "&gt;")
+            .replace("<", "&lt;")
+            .replace("'", "&#39;")
+            .replace('"', "&#34;")
+        )
+    return str(escape(value))
 
 
 def _no_finish(output: str) -> str:

@@ -23,7 +23,7 @@ from jinja2 import Template, TemplateError
 from distributor.domain import Article, Image, LinkCard, PostRendition, RenderError
 from distributor.rendering import shapes
 from distributor.rendering.counting import MEASURES, LinkLimitedMeasure, link_count
-from distributor.rendering.jinja import get_template, text_environment
+from distributor.rendering.jinja import text_environment
 from distributor.rendering.options import Utm
 from distributor.rendering.text import (
     ELLIPSIS,
@@ -137,6 +137,7 @@ class PostSource:
     tags: list[str]
     # Whether title, lead and every "#tag" pass _keeps_lines (see _PostTemplate).
     keeps_lines: bool = False
+    url_is_http: bool = False
     _lead_cuts: list[int] | None = field(default=None, repr=False)
     _card_description: str | None = field(default=None, repr=False)
 
@@ -147,7 +148,7 @@ class PostSource:
         tags = hashtags(article.categories, text=f"{title} {lead}")
         given = [title, lead, *(f"#{tag}" for tag in tags)]
         keeps_lines = all(map(_keeps_lines, filter(None, given)))
-        return cls(article, title, lead, tags, keeps_lines)
+        return cls(article, title, lead, tags, keeps_lines, is_http_url(article.url))
 
     def lead_cuts(self) -> list[int]:
         """``cut_points(self.lead)``: every shortening of the lead on every platform uses them."""
@@ -185,7 +186,7 @@ def render_post(
     where = f"social/{platform}"
     source = article if isinstance(article, PostSource) else PostSource.of(article)
     url = source.article.url
-    if url is not None and not is_http_url(url):
+    if url is not None and not source.url_is_http:
         return RenderError(f"article URL {url!r} is not an absolute http(s) URL", where=where)
     if url and utm is not None:
         url = utm.apply(url, platform)
@@ -194,7 +195,7 @@ def render_post(
     elif max_hashtags < 0:
         return RenderError(f"max_hashtags must be ≥ 0, not {max_hashtags}", where=where)
     try:
-        template = get_template(text_environment(templates_dir), f"social/{platform}.txt.j2")
+        template = text_environment(templates_dir).template(f"social/{platform}.txt.j2")
         return _fit(
             source,
             platform,
@@ -228,8 +229,16 @@ def _fit(
     # A URL inside the lead may count less than its graphemes (Mastodon: 23), hence the slack.
     bound = rule.limit * 2
 
-    text = render(title, lead, tags)
     kept = list(tags)
+    bare: str | None = None
+    if kept and not thread and len(lead) > rule.limit:
+        # Longer in characters than the limit: without its hashtags it most likely does not
+        # fit either, and then (more text never counts less) none of them will, so that
+        # text is the one to measure first. (Only what gets measured changes, not the post.)
+        bare = render(title, lead, [])
+        if not fits(bare):
+            kept = []
+    text = render(title, lead, kept)
     if isinstance(rule, LinkLimitedMeasure):
         links = link_count(text)
         if links > rule.max_links:
@@ -250,7 +259,7 @@ def _fit(
             if replies:
                 warnings.append(f"lead continued in {len(replies)} numbered replies")
     if kept and not fits(text):
-        bare = render(title, lead, [])
+        bare = bare or render(title, lead, [])
         if fits(bare):
             while not fits(text) and kept:
                 kept.pop()
@@ -355,6 +364,7 @@ class _PostTemplate:
     def __init__(self, template: Template, url: str, source: PostSource) -> None:
         self.template = template
         self.url = url
+        self.shapes: dict[tuple[bool, bool, int], shapes.Shape | None] = {}
         # Every title, lead and hashtag asked for is the source's or made from it by cutting
         # at a space and adding "…" or a part number, which keeps _keeps_lines true: when
         # the source's own values pass it, only values filters derive need testing.
@@ -363,8 +373,13 @@ class _PostTemplate:
     def __call__(self, title: str, lead: str, tags: Sequence[str]) -> str:
         hashtags = [f"#{tag}" for tag in tags]
         variables = {"title": title, "lead": lead, "url": self.url, "hashtags": hashtags}
-        layout = ("post", title != "", lead != "", self.url != "", len(hashtags))
-        compiled = shapes.shape(self.template, layout, variables, _tidy)
+        layout = (title != "", lead != "", len(hashtags))
+        try:
+            compiled = self.shapes[layout]
+        except KeyError:
+            compiled = self.shapes[layout] = shapes.shape(
+                self.template, ("post", self.url != "", *layout), variables, _tidy
+            )
         if compiled is not None:
             values = [value for value in (title, lead, self.url) if value]
             values += hashtags

@@ -394,7 +394,10 @@ _RAW_TEXT = frozenset({"script", "style"})
 
 
 def _block_text(parts: list[str]) -> str:
-    lines = (" ".join(line.split()) for line in "".join(parts).split("\n"))
+    text = "".join(parts)
+    if "\n" not in text:  # no <br>: the usual paragraph
+        return " ".join(text.split())
+    lines = (" ".join(line.split()) for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
 
 

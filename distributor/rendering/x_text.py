@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from distributor.rendering import twitter_data
+from distributor.rendering.literal_tries import with_tries
 
 CONFIG = twitter_data.CONFIG
 MAX_WEIGHTED_LENGTH: int = CONFIG["maxWeightedTweetLength"]
@@ -62,7 +63,10 @@ def python_pattern(source: str, flags: str) -> re.Pattern[str]:
             char = r"\Z"
         out.append(char)
         index += 1
-    return re.compile("".join(out), re.IGNORECASE if "i" in flags else 0)
+    python_flags = re.IGNORECASE if "i" in flags else 0
+    # The lists of top-level domains and emoji as tries: the same matches, found many
+    # times faster (literal_tries.py).
+    return re.compile(with_tries("".join(out), python_flags), python_flags)
 
 
 @lru_cache(maxsize=1)
@@ -144,12 +148,12 @@ def _url_entities(units: str) -> list[_Entity]:
 
 
 # Where str.split() and the URL pattern disagree on what a space is.
-_SPLIT_DISAGREES = re.compile("[\x1c-\x1f\u180e]")
+_SPLIT_DISAGREES = "\x1c\x1d\x1e\x1f\u180e"
 
 
 def _runs_with_dot(units: str) -> Iterator[tuple[int, int]]:
     """(start, end) of each run of non-space characters that holds a dot, in order."""
-    if _SPLIT_DISAGREES.search(units) is not None:
+    if any(char in units for char in _SPLIT_DISAGREES):  # quicker than a pattern
         for run in _RUN_WITH_DOT.finditer(units):
             yield run.span()
         return
