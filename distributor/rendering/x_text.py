@@ -237,6 +237,10 @@ def _is_valid_url(url: str, protocol: str, domain: str) -> bool:
     punycode-encoded, and the whole URL at most 4096."""
     if domain.startswith("xn--") and not _patterns()["VALID_ASCII_DOMAIN"].search(domain):
         return False
+    if domain.isascii():  # punycode leaves ASCII labels as they are
+        if not all(0 < len(label) <= _MAX_DOMAIN_LABEL_LENGTH for label in domain.split(".")):
+            return False
+        return len(protocol) + len(url) <= _MAX_URL_LENGTH
     for label in domain.split("."):
         if _punycode_length(label) < 1 or _punycode_length(label) > _MAX_DOMAIN_LABEL_LENGTH:
             return False
@@ -316,11 +320,8 @@ def _walk(text: str, *, check: bool) -> tuple[int, bool]:
     normalized = unicodedata.normalize("NFC", text)
     units = utf16_units(normalized)
     urls = _url_entities(units)
-    if not check and _ASCII_WEIGHT is not None and units.isascii():
-        # No emoji without a non-ASCII unit: URLs weigh 23, every other character the same.
-        covered = sum(entity.end - entity.start for entity in urls)
-        weighted = (len(units) - covered) * _ASCII_WEIGHT + len(urls) * URL_LENGTH * _SCALE
-        return weighted // _SCALE, True
+    if not check and _ASCII_WEIGHT is not None and units is normalized:
+        return _length_without_surrogates(units, urls), True
     entities: dict[int, tuple[str, int]] = {}
     if not units.isascii():  # every emoji pattern needs a non-ASCII code unit
         for start, end in _emoji_spans(units):
@@ -346,6 +347,40 @@ def _walk(text: str, *, check: bool) -> tuple[int, bool]:
     if check and valid:
         valid = not invalid.search(run)
     return weighted // _SCALE, valid
+
+
+def _length_without_surrogates(units: str, urls: list[_Entity]) -> int:
+    """The walk's weighted length, for a text with no astral character (no surrogate pair
+    an entity could end inside), added up differently: every unit at the ASCII weight,
+    corrected for each window of non-ASCII units (remembered: "…" and "’" recur) and for
+    each entity (a URL or an emoji weighs its fixed amount instead of its units). The same
+    sum, since weighing is additive wherever no pair is split."""
+    weighted = len(units) * _ASCII_WEIGHT  # type: ignore[operator]
+    entities: dict[int, tuple[int, int]] = {}
+    if not units.isascii():  # every emoji pattern needs a non-ASCII code unit
+        for window in _NON_ASCII.finditer(units):
+            offset, end = window.span()
+            if offset and units[offset - 1] in _KEYCAP_BASES:
+                offset -= 1
+            text = units[offset:end]
+            weighted += _window_weight(text) - len(text) * _ASCII_WEIGHT  # type: ignore[operator]
+            for start, stop in _window_emoji_spans(text):
+                entities[start + offset] = (stop - start, _DEFAULT_WEIGHT)
+    for entity in urls:  # a URL wins over an emoji starting at the same place
+        entities[entity.start] = (entity.end - entity.start, URL_LENGTH * _SCALE)
+    position = 0
+    for start in sorted(entities):
+        if start < position:
+            continue  # inside an entity already counted: the walk never stops there
+        length, weight = entities[start]
+        position = start + length
+        weighted += weight - _run_weight(units[start:position])
+    return weighted // _SCALE
+
+
+@lru_cache(maxsize=4096)
+def _window_weight(units: str) -> int:
+    return _run_weight(units)
 
 
 def x_length(text: str) -> int:
