@@ -395,6 +395,8 @@ _RAW_TEXT = frozenset({"script", "style"})
 
 def _block_text(parts: list[str]) -> str:
     text = "".join(parts)
+    if "  " not in text and text.isprintable():
+        return text.strip()  # only single spaces (isprintable() is False for any other)
     if "\n" not in text:  # no <br>: the usual paragraph
         return " ".join(text.split())
     lines = (" ".join(line.split()) for line in text.split("\n"))
