@@ -55,6 +55,8 @@ _TRAILING_PUNCTUATION = ",;:-–—([{/\\"
 
 def graphemes(s: str) -> int:
     """Grapheme clusters (user-perceived characters), as Mastodon and Bluesky count them."""
+    if s.isascii():  # every ASCII character is a cluster of its own, but CR LF is one
+        return len(s) - s.count("\r\n")
     if _SIMPLE.fullmatch(s):
         return len(s)
     return len(_GRAPHEME.findall(s))
@@ -269,7 +271,7 @@ def ellipsize(prefix: str) -> str:
     if not prefix:
         return ""
     last_token = prefix.rsplit(None, 1)[-1]
-    separator = " " if _URL.match(last_token) else ""
+    separator = " " if "://" in last_token and _URL.match(last_token) else ""
     return prefix + separator + ELLIPSIS
 
 

@@ -20,6 +20,7 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from distributor.rendering import twitter_data
 from distributor.rendering.literal_tries import with_tries
@@ -96,8 +97,7 @@ def from_utf16_units(units: str) -> str:
     return units.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
 
 
-@dataclass(frozen=True)
-class _Entity:
+class _Entity(NamedTuple):  # a tuple: every measurement makes a few
     text: str
     start: int  # UTF-16 offsets into the normalised text
     end: int
