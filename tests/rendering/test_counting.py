@@ -6,11 +6,14 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from distributor.rendering import measure
+from distributor.rendering import measure, x_text
 from distributor.rendering.counting import MEASURES, linkedin_length, threads_length, utf16_length
 from distributor.rendering.social import SOCIAL_PLATFORMS
-from distributor.rendering.x_text import python_pattern, x_length, x_url_spans
+from distributor.rendering.x_text import parse_tweet, python_pattern, x_length, x_url_spans
+from tests.rendering.tweet_corpus import corpus, random_unicode
 
 FAMILY = "👨\u200d👩\u200d👧\u200d👦"  # 7 code points, 11 UTF-16 units, 25 UTF-8 bytes
 URL = "https://ishr.ch/latest-updates/a-long-address-that-goes-on-and-on-and-on/"
@@ -156,3 +159,46 @@ def test_importing_text_alone_already_knows_every_network() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "4"
+
+
+def test_x_length_is_the_weighted_length_of_the_full_walk_for_every_corpus_text() -> None:
+    disagreements = [
+        text
+        for text in corpus() + random_unicode()
+        if x_length(text) != parse_tweet(text).weighted_length
+    ]
+    assert disagreements == []
+
+
+_x_pieces = st.lists(
+    st.sampled_from(
+        [
+            "a", " ", "\n", "…", "’", "é", "e\u0301", "日本", "https://ishr.ch/a", "ishr.ch", "#",
+            "1", "\ufe0f", "\u20e3", "😀", "\u200d", "👍🏽", ".", "\x1c", "\u180e", "\u3000", "©",
+        ]
+    ),
+    max_size=30,
+).map("".join)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(_x_pieces)
+def test_x_length_is_the_weighted_length_of_the_full_walk(text: str) -> None:
+    assert x_length(text) == parse_tweet(text).weighted_length
+
+
+_SPACED = ["\u3000", "\xa0", "\t", ".", "a", " ", "é", "\n", "\u2028", "\x0b", "\x85"]
+# Space to the URL pattern but not to str.split(), or the other way round.
+_DISPUTED = ["\x1c", "\x1f", "\u180e"]
+_runs = st.one_of(
+    st.lists(st.sampled_from(_SPACED), max_size=30).map("".join),
+    st.lists(st.sampled_from(_SPACED + _DISPUTED), max_size=30).map("".join),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_runs)
+def test_the_runs_with_a_dot_are_those_the_pattern_finds(units: str) -> None:
+    assert list(x_text._runs_with_dot(units)) == [
+        match.span() for match in x_text._RUN_WITH_DOT.finditer(units)
+    ]

@@ -7,11 +7,15 @@ import html
 import shutil
 from pathlib import Path
 
+import nh3
 import pytest
 import regex
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from distributor.config import Settings
 from distributor.domain import (
+    PLACEHOLDERS,
     PREFERENCES_PLACEHOLDER,
     UNSUBSCRIBE_PLACEHOLDER,
     Article,
@@ -21,6 +25,12 @@ from distributor.domain import (
     RenderError,
 )
 from distributor.rendering import EmailContext, render_email
+from distributor.rendering.email import (
+    _email_allowlist,
+    _settle_for_mjml,
+    sanitise_body,
+    strip_placeholders,
+)
 from distributor.rendering.text import graphemes
 from tests.rendering.conftest import (
     SEED_IMAGE_URL,
@@ -283,3 +293,60 @@ def test_the_context_comes_from_settings(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, org_name="ISHR", org_postal_address="Geneva")
     context = EmailContext.from_settings(settings, language="fr")
     assert context == EmailContext("ISHR", "Geneva", settings.templates_dir, language="fr")
+
+
+BASE = "https://ishr.ch/news/a/"
+
+
+def _cleaned_with_links_resolved(body: str, base: str) -> str:
+    """sanitise_body as it was: one nh3 pass that resolves every relative link."""
+    cleaned = nh3.clean(body, url_relative=("rewrite_with_base", base), **_email_allowlist())
+    return _settle_for_mjml(strip_placeholders(cleaned))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '<p>See <a href="https://ishr.ch/report">the report</a>.</p>',
+        '<p><a href="http://example.org/a?b=1&amp;c=2">query</a></p>',
+        '<p><a href="/latest-updates/x">relative</a> and <a href="other">sibling</a></p>',
+        '<p><a href="../up">up</a> <a href="?page=2">query only</a> <a href="#top">top</a></p>',
+        '<p><a href="//x.org/a">protocol-relative</a></p>',
+        '<p><a href="HTTPS://ISHR.CH/A">upper case</a> <a href="Http://x.org">mixed</a></p>',
+        '<p><a href="mailto:info@ishr.ch">write</a> <a href="MAILTO:a@b.org">WRITE</a></p>',
+        '<p><a href="javascript:alert(1)">script</a> <a href=" https://x.org">space</a></p>',
+        '<p><img src="/images/a.jpg" alt="relative"> <img src="https://x.org/b.png"></p>',
+        '<p>The attribute href="/x" and src="y" as text, <a href="https://x.org">a link</a></p>',
+        "<p>text only</p>\n<p>%%UNSUBSCRIBE_URL%% and\x0b more</p>",
+        '<p><a title="href=&quot;/x&quot;" href="https://x.org">title</a></p>',
+        "<p><a href='https://x.org/single'>single quotes</a> <a href=unquoted>bare</a></p>",
+    ],
+)
+def test_sanitise_body_gives_what_resolving_every_link_gives(body: str) -> None:
+    assert sanitise_body(body, BASE) == _cleaned_with_links_resolved(body, BASE)
+
+
+def test_every_placeholder_starts_with_the_marker_strip_placeholders_looks_for() -> None:
+    assert all(placeholder.startswith("%%") for placeholder in PLACEHOLDERS)
+
+
+_link_targets = st.lists(
+    st.sampled_from(
+        ["https:", "HTTP:", "mailto:", "javascript:", "data:", "//", "/", "x.org", "a", "..", "?",
+         "#", " ", "\t", "&amp;", "%%", "UNSUBSCRIBE_URL", "é", '"', "'"]
+    ),
+    max_size=8,
+).map("".join)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    href=_link_targets,
+    src=_link_targets,
+    text=st.sampled_from(["", 'href="/x"', "src=y", "%%PREFERENCES_URL%%"]),
+)
+def test_sanitise_body_gives_what_resolving_every_link_gives_for_any_link(
+    href: str, src: str, text: str
+) -> None:
+    body = f"<p><a href='{href}'>link</a> {text} <img src='{src}' alt=''></p>"
+    assert sanitise_body(body, BASE) == _cleaned_with_links_resolved(body, BASE)

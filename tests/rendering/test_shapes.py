@@ -13,11 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jinja2 import Template
+from markupsafe import Markup, escape
 
 from distributor.domain import Image, RelatedArticle
 from distributor.rendering.email import _article_view, compile_mjml
 from distributor.rendering.jinja import html_environment, text_environment
-from distributor.rendering.shapes import render
+from distributor.rendering.shapes import _html, render
 from tests.rendering.conftest import TEMPLATES, make_article
 
 _text = st.lists(
@@ -153,3 +154,19 @@ def test_an_edited_template_is_used_once_the_loader_rechecks_it(
     os.utime(tmp_path / "social" / "post.txt.j2", (1, 10**10))  # a newer mtime, whatever the clock
     edited = text_environment(tmp_path).get_template("social/post.txt.j2")
     assert render(edited, {"title": "T"}) == "after: T"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_html_escaping_a_value_gives_what_markupsafe_gives(value: str) -> None:
+    assert _html(value) == str(escape(value))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["&", "<", ">", "'", '"', "&amp;", "a", "é", "😀"])).map("".join))
+def test_html_escaping_markup_characters_gives_what_markupsafe_gives(value: str) -> None:
+    assert _html(value) == str(escape(value))
+
+
+def test_html_escaping_leaves_markup_as_it_is() -> None:
+    assert _html(Markup("<b>x</b>")) == "<b>x</b>"

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import itertools
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jinja2 import Template
 
 from distributor.domain import Article, Image, PostRendition, RenderError
 from distributor.rendering import measure, render_post
-from distributor.rendering.social import bluesky_facets, hashtag, hashtags
+from distributor.rendering.jinja import text_environment
+from distributor.rendering.social import (
+    SOCIAL_PLATFORMS,
+    PostSource,
+    _keeps_lines,
+    _PostTemplate,
+    _tidy,
+    bluesky_facets,
+    hashtag,
+    hashtags,
+)
+from distributor.rendering.text import ellipsize
 from tests.rendering.conftest import SEED_LEAD, SEED_TITLE, SEED_URL, TEMPLATES, make_article
 
 PLATFORMS = ("mastodon", "bluesky", "outbox")
@@ -291,3 +305,132 @@ def test_any_title_and_lead_fit_the_limit_and_keep_the_url_intact(
     if platform == "bluesky":
         links = [s for s, f in facet_slices(rendition) if f.get("uri") == SEED_URL]
         assert SEED_URL in links
+
+
+# A custom template that filters, joins and leaves blank lines for tidying to remove.
+_CUSTOM_TEMPLATES = Path(tempfile.mkdtemp(prefix="distributor-social-"))
+(_CUSTOM_TEMPLATES / "social").mkdir()
+(_CUSTOM_TEMPLATES / "social" / "custom.txt.j2").write_text(
+    '{{ title | upper }}\n\n{{ lead }}\n{{ hashtags | join("\\n\\n\\n") }}\n{{ url }}\n'
+    "{{ title | trim | lower }} {{ hashtags | join(' ') | title }}",
+    encoding="utf-8",
+)
+POST_TEMPLATES = [
+    *((TEMPLATES, f"social/{platform}.txt.j2") for platform in SOCIAL_PLATFORMS),
+    (_CUSTOM_TEMPLATES, "social/custom.txt.j2"),
+]
+
+post_values = st.lists(
+    st.sampled_from(
+        ["word", "Ünï", " ", "  ", "\n", "\r\n", "\u2028", "\t", "…", "#", "日本", "e\u0301", "ß"]
+    ),
+    max_size=10,
+).map("".join)
+
+
+def _rendered_and_tidied(
+    template: Template, title: str, lead: str, url: str, tags: Sequence[str]
+) -> str:
+    variables = {"title": title, "lead": lead, "url": url, "hashtags": [f"#{t}" for t in tags]}
+    return _tidy(template.render(variables))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    where=st.sampled_from(POST_TEMPLATES),
+    title=post_values,
+    lead=post_values,
+    categories=st.lists(post_values, max_size=4),
+    url=st.sampled_from([SEED_URL, None]),
+    data=st.data(),
+)
+def test_a_post_template_gives_what_the_template_renders_for_every_value_fitting_makes(
+    where: tuple[Path, str],
+    title: str,
+    lead: str,
+    categories: list[str],
+    url: str | None,
+    data: st.DataObject,
+) -> None:
+    template = text_environment(where[0]).template(where[1])
+    source = PostSource.of(
+        make_article(title=title, lead=lead, categories=tuple(categories), url=url)
+    )
+    render = _PostTemplate(template, url or "", source)
+    # The whole lead, none, shortened at each cut point, or a numbered part of a thread.
+    prefixes = [source.lead[:point] for point in source.lead_cuts()]
+    leads = [source.lead, "", *map(ellipsize, prefixes)]
+    leads += [f"{prefix.rstrip()} {n}/10" for n, prefix in enumerate(prefixes, start=1)]
+    for title_given in (source.title, ""):
+        for lead_given in leads:
+            tags = source.tags[: data.draw(st.integers(0, len(source.tags)), label="tags kept")]
+            assert render(title_given, lead_given, tags) == _rendered_and_tidied(
+                template, title_given, lead_given, url or "", tags
+            )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    where=st.sampled_from(POST_TEMPLATES),
+    title=post_values,
+    lead=post_values,
+    tags=st.lists(post_values, max_size=3),
+    url=st.sampled_from([SEED_URL, ""]),
+)
+def test_a_post_template_gives_what_the_template_renders_for_any_values_of_a_source(
+    where: tuple[Path, str], title: str, lead: str, tags: list[str], url: str
+) -> None:
+    # A source holding exactly these values, telling honestly whether they keep lines.
+    article = make_article(title=title, lead=lead, url=url or None)
+    given_values = [title, lead, *(f"#{tag}" for tag in tags)]
+    keeps_lines = all(map(_keeps_lines, filter(None, given_values)))
+    source = PostSource(article, title, lead, tags, keeps_lines, url_is_http=bool(url))
+    template = text_environment(where[0]).template(where[1])
+    render = _PostTemplate(template, url, source)
+    assert render(title, lead, tags) == _rendered_and_tidied(template, title, lead, url, tags)
+    assert render(title, "", []) == _rendered_and_tidied(template, title, "", url, [])
+
+
+def _every_post(article: Article | PostSource, *, thread: bool) -> list[object]:
+    posts: list[object] = []
+    for platform in SOCIAL_PLATFORMS:
+        result = render_post(article, platform, templates_dir=TEMPLATES, thread=thread)
+        posts.append(result.to_dict() if isinstance(result, PostRendition) else result)
+    return posts
+
+
+@pytest.mark.parametrize(
+    "article",
+    [
+        make_article(),
+        make_article(lead=" ".join(["A long lead, word after word."] * 40)),
+        make_article(categories=()),
+        make_article(lead=f"Read https://ishr.ch/report first. {SEED_LEAD}"),
+        make_article(lead="", categories=("Human rights defenders",) * 3),
+        make_article(title="日本語のタイトル", lead="市民社会は国連事務総長との会合で" * 30),
+        make_article(
+            title="Defenders at the UN",
+            lead=" ".join(["Defenders speak."] * 13),  # X drops its hashtags one by one
+            categories=("Human rights defenders", "UN Secretary-General", "Reprisals"),
+        ),
+    ],
+    ids=["seed", "long lead", "no categories", "lead with a url", "no lead", "cjk", "tags popped"],
+)
+@pytest.mark.parametrize("thread", [False, True], ids=["single", "thread"])
+def test_posts_rendered_from_one_shared_source_are_those_rendered_from_the_article(
+    article: Article, thread: bool
+) -> None:
+    shared = PostSource.of(article)
+    assert _every_post(shared, thread=thread) == _every_post(article, thread=thread)
+
+
+def test_a_lead_longer_than_the_limit_drops_every_hashtag_and_is_shortened() -> None:
+    lead = " ".join(["A lead that goes on, word after word."] * 20)
+    categories = ("Human rights defenders", "UN Secretary-General", "Reprisals")
+    rendition = post(make_article(lead=lead, categories=categories), "x")
+    assert "hashtags dropped to fit: #HumanRightsDefenders #UNSecretaryGeneral" in (
+        rendition.warnings
+    )
+    assert "lead shortened to fit" in rendition.warnings
+    assert "#" not in rendition.text
+    assert measure("x", rendition.text).fits

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from html.parser import HTMLParser
 
 import pytest
@@ -10,14 +12,20 @@ from hypothesis import strategies as st
 
 from distributor.rendering.email import sanitise_body
 from distributor.rendering.text import (
+    _SIMPLE,
+    _URL,
     MEASURES,
+    _trim_url,
     bluesky_length,
     cut_points,
+    find_urls,
     graphemes,
     html_to_text,
     is_http_url,
     mastodon_length,
     measure,
+    points_within,
+    shorten,
     single_line,
     truncate,
 )
@@ -287,3 +295,165 @@ def test_html_to_text_agrees_with_the_standard_library_parser_on_sanitised_bodie
 ) -> None:
     sanitised = sanitise_body(body, "https://ishr.ch/news/a")
     assert html_to_text(sanitised) == _reference_text(sanitised)
+
+
+_url_pieces = st.lists(
+    st.sampled_from(
+        [
+            "http", "https", "HTTPS", "://", "a", ".", "com", "/", " ", "x", "é", "@", "#",
+            "(", ")", "ſ", "s", "?", "1", "-", "\n", "…",
+        ]
+    ),
+    max_size=30,
+).map("".join)  # fmt: skip
+
+
+def _urls_by_scanning_every_character(text: str) -> list[tuple[int, int]]:
+    """find_urls as it was: the URL pattern tried at every character of the text."""
+    spans = []
+    for match in _URL.finditer(text):
+        end = match.start() + len(_trim_url(match.group()))
+        if end - match.start() > len("https://"):
+            spans.append((match.start(), end))
+    return spans
+
+
+@settings(max_examples=300, deadline=None)
+@given(_url_pieces)
+def test_find_urls_finds_what_a_scan_of_every_character_finds(text: str) -> None:
+    assert find_urls(text) == _urls_by_scanning_every_character(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://ishr.ch/a https://ishr.ch/b",
+        "xhttps://ishr.ch/a",
+        "see https://ishr.ch/a://b and http://x.org.",
+        "HTTPS://ISHR.CH (https://en.wikipedia.org/wiki/Geneva_(city))",
+        "httpſ://ishr.ch/a",
+        "https://a https://ishr.ch",
+    ],
+)
+def test_find_urls_agrees_with_the_full_scan_on_hand_picked_texts(text: str) -> None:
+    assert find_urls(text) == _urls_by_scanning_every_character(text)
+
+
+_words_and_spaces = st.lists(
+    st.one_of(
+        st.sampled_from(["a", "word", "longerword", "é", "Genève", ",", "—", "#tag", "(x)"]),
+        st.sampled_from(["日本語", FAMILY, "https://ishr.ch/a", "e\u0301"]),
+        st.sampled_from([" ", " ", "  "]),
+    ),
+    max_size=40,
+).map("".join)
+
+
+def _at_most(limit: int) -> Callable[[str], bool]:
+    return lambda candidate: graphemes(candidate) <= limit
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_words_and_spaces, limit=st.integers(0, 80), data=st.data())
+def test_shorten_gives_the_same_answer_wherever_the_search_starts(
+    text: str, limit: int, data: st.DataObject
+) -> None:
+    near = data.draw(st.integers(-10, len(text) + 10), label="near")
+    accept = _at_most(limit)
+    assert shorten(text, accept, near=near) == shorten(text, accept)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_words_and_spaces, limit=st.integers(0, 80), data=st.data())
+def test_shorten_gives_the_same_answer_when_given_the_cut_points(
+    text: str, limit: int, data: st.DataObject
+) -> None:
+    near = data.draw(st.none() | st.integers(-10, len(text) + 10), label="near")
+    accept = _at_most(limit)
+    points = cut_points(text)
+    assert shorten(text, accept, points=points, near=near) == shorten(text, accept)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_words_and_spaces.filter(bool), data=st.data())
+def test_shorten_told_the_text_is_too_long_gives_what_it_finds_out_itself(
+    text: str, data: st.DataObject
+) -> None:
+    accept = _at_most(data.draw(st.integers(0, graphemes(text) - 1), label="limit"))
+    assert not accept(text)
+    assert shorten(text, accept, too_long=True) == shorten(text, accept)
+
+
+def _word_ends(text: str) -> list[int]:
+    """Every whitespace character that follows a non-space one: where a simple text is cut."""
+    return [match.start() for match in re.finditer(r"(?<=\S)\s", text)]
+
+
+_one_line_texts = st.tuples(
+    st.lists(st.sampled_from(["a", "word", "Genève", "naïve", "—", "’", ",", "x-y", "ß"])),
+    st.booleans(),
+).map(lambda words_and_end: " ".join(words_and_end[0]) + (" " if all(words_and_end) else ""))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_one_line_texts)
+def test_cut_points_of_a_one_line_text_are_its_spaces_after_a_word(text: str) -> None:
+    assert cut_points(text) == _word_ends(text)
+
+
+_simple_texts = st.lists(
+    st.sampled_from(["a", "word", " ", "  ", "\t", "\n", "\xa0", "é", "—", ",", "’"]), max_size=25
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_simple_texts)
+def test_cut_points_of_any_simple_text_are_its_whitespace_after_a_word(text: str) -> None:
+    assert _SIMPLE.fullmatch(text)
+    assert cut_points(text) == _word_ends(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_simple_texts, data=st.data())
+def test_the_cut_points_within_a_simple_prefix_are_those_of_the_prefix(
+    text: str, data: st.DataObject
+) -> None:
+    prefix = text[: data.draw(st.integers(0, len(text)), label="length")]
+    assert points_within(cut_points(text), prefix) == cut_points(prefix)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(_words_and_spaces, _simple_texts), data=st.data())
+def test_the_cut_points_within_a_prefix_lie_in_it_and_are_cut_points_of_the_text(
+    text: str, data: st.DataObject
+) -> None:
+    prefix = text[: data.draw(st.integers(0, len(text)), label="length")]
+    points = cut_points(text)
+    within = points_within(points, prefix)
+    assert all(point < len(prefix) for point in within)
+    assert set(within) <= set(points)
+    assert within == [point for point in points if point < len(prefix)]
+
+
+def test_html_to_text_skips_a_script_whose_content_looks_like_markup() -> None:
+    markup = '<p>a</p><script>var s = "<p>hidden</p>";</script><p>b</p>'
+    assert html_to_text(markup) == "a\n\nb"
+
+
+def test_text_after_a_script_still_becomes_its_own_block() -> None:
+    markup = "<p>a</p><script>if (1 < 2) { x = '<a href=\"https://x.org\">'; }</script>after"
+    assert html_to_text(markup) == "a\n\nafter"
+
+
+def test_html_to_text_skips_a_style_block_up_to_its_end_tag() -> None:
+    markup = "<p>a</p><STYLE>p::after { content: '</p><p>hidden'; }</style ><p>b</p>"
+    assert html_to_text(markup) == "a\n\nb"
+
+
+def test_markup_inside_a_script_neither_ends_nor_starts_a_block() -> None:
+    markup = "<p>a <script>document.write('</p><p>')</script>b</p><p>c</p>"
+    assert html_to_text(markup) == "a b\n\nc"
+
+
+def test_a_script_that_is_never_closed_hides_the_rest_of_the_markup() -> None:
+    assert html_to_text("<p>a</p><script>never closed <p>b</p>") == "a"
