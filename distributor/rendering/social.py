@@ -346,13 +346,16 @@ _LINE_SPLITTERS = re.compile("[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
 def _keeps_lines(value: str) -> bool:
     """Whether tidying commutes with putting ``value`` in the template: it holds no line
     break and has no space at either end, so it neither makes nor ends a blank line."""
+    if _keeps_lines_quickly(value):
+        return True
     return value == value.strip() and _LINE_SPLITTERS.search(value) is None
 
 
 def _keeps_lines_quickly(value: str) -> bool:
     """A quicker test that implies _keeps_lines (isprintable() is False for every line
-    break and every space but " "), for values filters derive on each fill."""
-    return value.isprintable() and value[0] != " " and value[-1] != " "
+    break and every space but " "), for values filters derive on each fill. Not for an
+    empty value, which could leave a blank line."""
+    return value != "" and value.isprintable() and value[0] != " " and value[-1] != " "
 
 
 class _PostTemplate:

@@ -87,6 +87,8 @@ def _patterns() -> dict[str, re.Pattern[str]]:
 def utf16_units(text: str) -> str:
     """``text`` as one Python character per UTF-16 code unit (astral characters become
     surrogate pairs), so that offsets and regular expressions behave as in JavaScript."""
+    if text.isascii():
+        return text
     encoded = text.encode("utf-16-le", "surrogatepass")
     if len(encoded) == 2 * len(text):
         return text  # nothing outside the BMP: one code point is one code unit
