@@ -8,6 +8,8 @@ from __future__ import annotations
 import html
 import re
 
+import regex
+
 # LinkedIn "little text format": an unescaped reserved character silently truncates the post
 # at that character (platform-apis.md, LinkedIn §Text).
 LINKEDIN_RESERVED = frozenset("\\|{}@[]()<>#*_~")
@@ -18,8 +20,28 @@ _LINKEDIN_RESERVED_CHAR = re.compile(
 )
 
 
+# A hashtag as little text's HashtagElement reads it ("#hashtag"): a whole word of letters,
+# marks and digits, not only digits. Its "#" stays unescaped so that LinkedIn shows a
+# hashtag, not the text "#Tag".
+_LINKEDIN_HASHTAG = regex.compile(
+    r"(?<!\S)#(?=[\p{L}\p{M}\p{N}]*[\p{L}\p{M}])[\p{L}\p{M}\p{N}]+(?!\S)"
+)
+
+
 def linkedin_commentary(text: str) -> str:
-    """Backslash-escape every reserved character of LinkedIn's little text format."""
+    """Backslash-escape every reserved character of LinkedIn's little text format, but
+    the "#" that starts a hashtag."""
+    pieces: list[str] = []
+    position = 0
+    for hashtag in _LINKEDIN_HASHTAG.finditer(text):
+        pieces.append(_escape_reserved(text[position : hashtag.start()]))
+        pieces.append(hashtag.group())
+        position = hashtag.end()
+    pieces.append(_escape_reserved(text[position:]))
+    return "".join(pieces)
+
+
+def _escape_reserved(text: str) -> str:
     return _LINKEDIN_RESERVED_CHAR.sub(lambda match: "\\" + match.group(), text)
 
 

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from distributor.channels.base import AuthExpired, ChannelError, Outgoing
 from distributor.channels.linkedin import LinkedIn, seconds_until_midnight_utc
 from distributor.domain import LinkCard, PostRendition
+from distributor.rendering.escaping import linkedin_commentary
 from distributor.secrets import open_config
 from tests.channels.posting import (
     LINK,
@@ -96,7 +97,20 @@ def test_reserved_characters_are_escaped_so_linkedin_keeps_the_whole_text(
     _channel(fake_li).publish(_message(), idempotency_key="k")
     (post,) = fake_li.posted()
     assert post.commentary == TEXT
-    assert little_text(TEXT) == "Civil society meets the UN ", "unescaped, LinkedIn cuts it"
+    assert little_text(TEXT) == "Civil society meets the UN #SecretaryGeneral ", (
+        "unescaped, LinkedIn cuts it at the parenthesis"
+    )
+
+
+def test_hashtags_reach_linkedin_as_hashtags_and_other_hashes_as_text(
+    fake_li: FakeLinkedIn,
+) -> None:
+    _channel(fake_li).publish(_message(), idempotency_key="k")
+    (post,) = fake_li.posted()
+    sent = post.body["commentary"]
+    assert " #SecretaryGeneral " in sent  # a HashtagElement: LinkedIn links it
+    assert "\\(in Geneva\\)" in sent and "\\@ the Palais\\_des\\_Nations" in sent
+    assert linkedin_commentary("We are #1 in C# #2030") == "We are \\#1 in C\\# \\#2030"
 
 
 def test_every_call_sends_the_versioned_headers(fake_li: FakeLinkedIn) -> None:

@@ -5,7 +5,8 @@
   for an unknown or expired token (``expire_token``).
 - ``POST /rest/posts`` → 201, empty body, the URN in ``x-restli-id``. ``commentary`` is
   stored the way LinkedIn treats little text format: cut at the first *unescaped* reserved
-  character (``\\ | { } @ [ ] ( ) < > # * _ ~``), with escapes removed. The same commentary
+  character (``\\ | { } @ [ ] ( ) < > # * _ ~``) that starts no element (``#hashtag`` is a
+  HashtagElement), with escapes removed. The same commentary
   again → 422 ``DUPLICATE_POST`` naming the existing post's URN.
 - A daily quota per member (``quota``); over it → 429 with no rate-limit headers.
 - ``POST /rest/images?action=initializeUpload`` → an upload URL on this fake; ``PUT`` the
@@ -24,6 +25,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import regex
+
 from tests.peers.fakes.server import FakeServer, Reply, Request, route
 
 ORG = "urn:li:organization:2414183"
@@ -31,21 +34,34 @@ RESERVED = set("\\|{}@[]()<>#*_~")
 _VERSION = re.compile(r"^20\d{4}$")
 
 
+# little text's HashtagElement, "#hashtag": a whole word of letters, marks and digits.
+_HASHTAG = regex.compile(r"#(?=[\p{L}\p{M}\p{N}]*[\p{L}\p{M}])[\p{L}\p{M}\p{N}]+(?!\S)")
+
+
 def little_text(commentary: str) -> str:
-    """What LinkedIn keeps of a commentary: up to the first unescaped reserved character,
-    with the backslash escapes resolved."""
+    """What LinkedIn keeps of a commentary: up to the first unescaped reserved character
+    that starts no element (a hashtag is one), with the backslash escapes resolved."""
     kept: list[str] = []
-    chars = iter(commentary)
-    for ch in chars:
+    index = 0
+    while index < len(commentary):
+        ch = commentary[index]
         if ch == "\\":
-            escaped = next(chars, "")
-            if escaped in RESERVED:
+            escaped = commentary[index + 1 : index + 2]
+            if escaped in RESERVED and escaped:
                 kept.append(escaped)
+                index += 2
                 continue
             break  # a lone backslash is itself unescaped
+        if ch == "#" and (index == 0 or commentary[index - 1].isspace()):
+            hashtag = _HASHTAG.match(commentary, index)
+            if hashtag is not None:
+                kept.append(hashtag.group())
+                index = hashtag.end()
+                continue
         if ch in RESERVED:
             break
         kept.append(ch)
+        index += 1
     return "".join(kept)
 
 
