@@ -23,7 +23,7 @@ def test_measure_prints_length_limit_and_unit_for_every_platform(cli: Cli) -> No
         "x": (6 + 1 + 2 + 1 + 23 + 1 + 3, 280),
         "mastodon": (3 + 1 + 1 + 1 + 23 + 1 + 3, 500),
         "bluesky": (len("日本語 x https://ishr.ch/a-long-address/ #UN"), 300),
-        "linkedin": (len(text) + 4 + 1, 3000),  # the family is 11 UTF-16 units; # escaped
+        "linkedin": (len(text) + 4, 3000),  # the family is 11 UTF-16 units; #UN a hashtag
         "facebook": (len(text) + 4, 63206),
         "threads": (3 + 1 + 25 + 1 + 31 + 1 + 3, 500),
         "telegram": (len(text) + 4, 4096),
