@@ -32,6 +32,15 @@ _URL_BODY = (
     r"(?:[/?#][^\s<>\"\u2028\u2029]*)?(?![\p{L}\p{N}_.-]*[\p{L}\p{N}_-])"
 )
 _URL = regex.compile(r"(?<![\p{L}\p{N}@$#])" + _URL_BODY, regex.IGNORECASE)
+# The same pattern for a URL in a run of printable ASCII (where \p{L} is [A-Za-z], \p{N} is
+# [0-9] and no space can hide), in the standard re module: several times quicker.
+_ASCII_URL = re.compile(
+    r"(?<![A-Za-z0-9@$#])https?://(?:[A-Za-z0-9_-]+\.)+(?:[A-Za-z]{2,}|xn--[a-z0-9-]+)"
+    r"(?::[0-9]{1,5})?(?:[/?#][!#-;=?-~]*)?(?![A-Za-z0-9_.-]*[A-Za-z0-9_-])",
+    re.IGNORECASE,
+)
+_PRINTABLE_ASCII_RUN = re.compile(r"[!-~]*")
+_ASCII_SPACES = frozenset("\t\n\v\f\r ")
 _URL_TAIL = ".,:;!?'\"*…‚‘’“”]}>"
 _MENTION = regex.compile(
     r"(?<![=/\w])@(?P<user>[a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)(?:@[\w]+(?:[.-]+[\w]+)*)?",
@@ -79,7 +88,7 @@ def find_urls(text: str) -> list[tuple[int, int]]:
         for start in (separator - 5, separator - 4):
             if start < scanned:
                 continue
-            match = _URL.match(text, start)
+            match = _url_at(text, start)
             if match is not None:
                 scanned = match.end()
                 end = start + len(_trim_url(match.group()))
@@ -88,6 +97,19 @@ def find_urls(text: str) -> list[tuple[int, int]]:
                 break
         separator = text.find("://", max(separator + 3, scanned))
     return spans
+
+
+def _url_at(text: str, start: int) -> re.Match[str] | regex.Match[str] | None:
+    """``_URL.match(text, start)``, by the ASCII pattern when everything it can look at
+    (the character before, the run up to the next space) is printable ASCII."""
+    if start < 0:
+        return None
+    end = _PRINTABLE_ASCII_RUN.match(text, start).end()  # type: ignore[union-attr]
+    if (end == len(text) or text[end] in _ASCII_SPACES) and (
+        start == 0 or text[start - 1].isascii()
+    ):
+        return _ASCII_URL.match(text, start)
+    return _URL.match(text, start)
 
 
 def _trim_url(url: str) -> str:

@@ -301,7 +301,8 @@ _url_pieces = st.lists(
     st.sampled_from(
         [
             "http", "https", "HTTPS", "://", "a", ".", "com", "/", " ", "x", "é", "@", "#",
-            "(", ")", "ſ", "s", "?", "1", "-", "\n", "…",
+            "(", ")", "ſ", "s", "?", "1", "-", "\n", "…", "\xa0", "\x1c", "<", '"', "_",
+            "xn--", ":80", "\t", "É", "K",
         ]
     ),
     max_size=30,
@@ -318,7 +319,7 @@ def _urls_by_scanning_every_character(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=2000, deadline=None)
 @given(_url_pieces)
 def test_find_urls_finds_what_a_scan_of_every_character_finds(text: str) -> None:
     assert find_urls(text) == _urls_by_scanning_every_character(text)
