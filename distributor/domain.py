@@ -115,6 +115,19 @@ PREFERENCES_PLACEHOLDER = "%%PREFERENCES_URL%%"
 PLACEHOLDERS = (UNSUBSCRIBE_PLACEHOLDER, PREFERENCES_PLACEHOLDER)
 
 
+def strip_placeholders(text: str) -> str:
+    """Remove every per-recipient placeholder, repeatedly, so that removing an inner one
+    cannot join the halves around it into a new one."""
+    if "%%" not in text:  # every placeholder starts with it
+        return text
+    previous = None
+    while previous != text:
+        previous = text
+        for placeholder in PLACEHOLDERS:
+            text = text.replace(placeholder, "")
+    return text
+
+
 @dataclass(frozen=True)
 class LinkCard:
     uri: str

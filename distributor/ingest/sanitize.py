@@ -13,7 +13,7 @@ import unicodedata
 import nh3
 import regex
 
-from distributor.domain import PLACEHOLDERS
+from distributor.domain import PLACEHOLDERS, strip_placeholders
 
 ALLOWED_TAGS = frozenset(
     {"p", "br", "a", "strong", "em", "b", "i", "ul", "ol", "li", "blockquote", "h2", "h3", "h4"}
@@ -36,17 +36,6 @@ _BLOCK_BOUNDARY = re.compile(
 )
 _EMPTY_PARAGRAPH = re.compile(r"<p>\s*</p>")
 _GRAPHEME = regex.compile(r"\X")
-
-
-def strip_placeholders(text: str) -> str:
-    """Remove the mailer's per-recipient placeholders, also ones that removal itself would form."""
-    while True:
-        stripped = text
-        for placeholder in PLACEHOLDERS:
-            stripped = stripped.replace(placeholder, "")
-        if stripped == text:
-            return text
-        text = stripped
 
 
 def has_placeholder(text: str) -> bool:

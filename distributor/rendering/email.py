@@ -27,6 +27,7 @@ from distributor.domain import (
     Article,
     EmailRendition,
     RenderError,
+    strip_placeholders,
 )
 from distributor.rendering import shapes
 from distributor.rendering.jinja import html_environment, text_environment
@@ -75,19 +76,6 @@ class EmailContext:
             templates_dir=settings.templates_dir,
             language=language,
         )
-
-
-def strip_placeholders(text: str) -> str:
-    """Remove every per-recipient placeholder, repeatedly, so that removing an inner one
-    cannot join the halves around it into a new one."""
-    if "%%" not in text:  # every placeholder starts with it
-        return text
-    previous = None
-    while previous != text:
-        previous = text
-        for placeholder in PLACEHOLDERS:
-            text = text.replace(placeholder, "")
-    return text
 
 
 def _email_allowlist() -> dict[str, Any]:

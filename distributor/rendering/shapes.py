@@ -190,22 +190,17 @@ class Shape:
     derived: tuple[_Derived, ...]
     escapes: bool
 
-    def fill(
-        self,
-        values: list[Any],
-        accept: Callable[[str], bool] | None = None,
-        *,
-        derived_accept: Callable[[str], bool] | None = None,
-    ) -> str | None:
-        """The output for ``values`` (the structure's strings in order; derived ones are
-        appended). None when ``accept`` refuses one of them, or ``derived_accept`` one of
-        the derived ones."""
+    def fill(self, values: list[Any], accept: Callable[[str], bool] | None = None) -> str | None:
+        """The output for ``values`` (the structure's strings in order; the ones filters
+        derive from them are appended). None when a filter fails on a real value (the
+        ordinary render then reports it) or ``accept`` refuses a derived value."""
         given = len(values)
-        for sources, function in self.derived:
-            values.append(function(*[values[index] for index in sources]))
-        if accept is not None and not all(map(accept, values)):
+        try:
+            for sources, function in self.derived:
+                values.append(function(*[values[index] for index in sources]))
+        except Exception:
             return None
-        if derived_accept is not None and not all(map(derived_accept, values[given:])):
+        if accept is not None and not all(map(accept, values[given:])):
             return None
         if self.escapes:
             values = [_html(value) for value in values]
@@ -292,12 +287,7 @@ def render(
     if not isinstance(variables, Variables):
         variables = Variables(variables)
     compiled = shape(template, variables.structure, variables.mapping, finish)
-    output = None
-    if compiled is not None:
-        try:
-            output = compiled.fill(list(variables.values))
-        except Exception:
-            output = None  # a lifted filter failing on the real value: Jinja reports it
+    output = None if compiled is None else compiled.fill(list(variables.values))
     if output is None:
         return finish(template.render(variables.mapping))
     return output

@@ -238,7 +238,7 @@ def _fit(
         bare = render(title, lead, [])
         if not fits(bare):
             kept = []
-    text = render(title, lead, kept)
+    text = bare if bare is not None and not kept else render(title, lead, kept)
     if isinstance(rule, LinkLimitedMeasure):
         links = link_count(text)
         if links > rule.max_links:
@@ -375,27 +375,27 @@ class _PostTemplate:
 
     def __call__(self, title: str, lead: str, tags: Sequence[str]) -> str:
         hashtags = [f"#{tag}" for tag in tags]
-        variables = {"title": title, "lead": lead, "url": self.url, "hashtags": hashtags}
         layout = (title != "", lead != "", len(hashtags))
         try:
             compiled = self.shapes[layout]
         except KeyError:
             compiled = self.shapes[layout] = shapes.shape(
-                self.template, ("post", self.url != "", *layout), variables, _tidy
+                self.template,
+                ("post", self.url != "", *layout),
+                self._variables(title, lead, hashtags),
+                _tidy,
             )
         if compiled is not None:
             values = [value for value in (title, lead, self.url) if value]
             values += hashtags
-            try:
-                if self.given_keep_lines:
-                    text = compiled.fill(values, derived_accept=_keeps_lines_quickly)
-                else:
-                    text = compiled.fill(values, _keeps_lines_quickly)
-            except Exception:
-                text = None  # a filter failing on the real value: Jinja reports it below
-            if text is not None:
-                return text
-        return _tidy(self.template.render(variables))
+            if self.given_keep_lines or all(map(_keeps_lines_quickly, values)):
+                text = compiled.fill(values, _keeps_lines_quickly)
+                if text is not None:
+                    return text
+        return _tidy(self.template.render(self._variables(title, lead, hashtags)))
+
+    def _variables(self, title: str, lead: str, hashtags: list[str]) -> dict[str, Any]:
+        return {"title": title, "lead": lead, "url": self.url, "hashtags": hashtags}
 
 
 def _thread(

@@ -218,14 +218,21 @@ _NON_ASCII = re.compile("[^\\x00-\\x7f]+")
 _KEYCAP_BASES = frozenset("#*0123456789")
 
 
-def _emoji_spans(units: str) -> Iterator[tuple[int, int]]:
-    """twemoji's matches, searched only where an emoji can be (the same matches, without
-    trying the pattern at every ASCII character of a mostly Latin post)."""
+def _emoji_windows(units: str) -> Iterator[tuple[int, str]]:
+    """(offset, text) of each stretch where an emoji can be: a run of non-ASCII units, with
+    the keycap base before it if there is one."""
     for window in _NON_ASCII.finditer(units):
         offset, end = window.span()
         if offset and units[offset - 1] in _KEYCAP_BASES:
             offset -= 1
-        for start, stop in _window_emoji_spans(units[offset:end]):
+        yield offset, units[offset:end]
+
+
+def _emoji_spans(units: str) -> Iterator[tuple[int, int]]:
+    """twemoji's matches, searched only where an emoji can be (the same matches, without
+    trying the pattern at every ASCII character of a mostly Latin post)."""
+    for offset, window in _emoji_windows(units):
+        for start, stop in _window_emoji_spans(window):
             yield start + offset, stop + offset
 
 
@@ -360,13 +367,9 @@ def _length_without_surrogates(units: str, urls: list[_Entity]) -> int:
     weighted = len(units) * _ASCII_WEIGHT  # type: ignore[operator]
     entities: dict[int, tuple[int, int]] = {}
     if not units.isascii():  # every emoji pattern needs a non-ASCII code unit
-        for window in _NON_ASCII.finditer(units):
-            offset, end = window.span()
-            if offset and units[offset - 1] in _KEYCAP_BASES:
-                offset -= 1
-            text = units[offset:end]
-            weighted += _window_weight(text) - len(text) * _ASCII_WEIGHT  # type: ignore[operator]
-            for start, stop in _window_emoji_spans(text):
+        for offset, window in _emoji_windows(units):
+            weighted += _window_weight(window) - len(window) * _ASCII_WEIGHT  # type: ignore[operator]
+            for start, stop in _window_emoji_spans(window):
                 entities[start + offset] = (stop - start, _DEFAULT_WEIGHT)
     for entity in urls:  # a URL wins over an emoji starting at the same place
         entities[entity.start] = (entity.end - entity.start, URL_LENGTH * _SCALE)
