@@ -86,8 +86,16 @@ _PLACEHOLDER_SPLIT = re.compile(
 
 def _qp_piece(text: str) -> bytes:
     """``text`` encoded so that what follows it starts a new encoded line."""
-    encoded = _qp(text)
-    return encoded if not text or encoded.endswith(b"\r\n") else encoded + _SOFT_BREAK
+    if not text:
+        return b""
+    if text.endswith("\n"):
+        encoded = _qp(text)
+        if encoded.endswith(b"\r\n"):
+            return encoded  # a hard line break already ends it
+    # A soft break added after the last line would make a full line (76) one too long, so
+    # the encoder is given one more character and leaves room for it: "x" (never escaped)
+    # ends the last line, and becomes the "=" of the soft break.
+    return _qp(text + "x")[:-1] + _SOFT_BREAK
 
 
 def _encoded_pieces(text: str) -> tuple[bytes | str, ...]:

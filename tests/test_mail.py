@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from distributor.domain import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, EmailRendition
@@ -290,6 +290,14 @@ _url = st.from_regex(r"https://[a-z]{1,20}\.example/[A-Za-z0-9._~&=?%/-]{0,120}"
 
 
 @settings(max_examples=100, deadline=None)
+@example(  # the fixed text's last encoded line is full (76) just before a placeholder
+    text="",
+    html_text="00000\x1f\x1f\x80\x80\x80\U00010000\U00010000\U00010000",
+    name="",
+    subject="0",
+    unsubscribe="https://a.example/",
+    preferences="https://a.example/",
+)
 @given(
     text=_lines,
     html_text=_lines,
